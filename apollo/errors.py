@@ -1,0 +1,183 @@
+"""Domain errors and the one place that renders them.
+
+Views and services raise ``ApiError`` (or a subclass); ``exception_handler`` turns it,
+and every exception DRF or Django raises on the way, into the envelope of the contract:
+``{"error": {"code", "message", "request_id", ["details"]}}``.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from apollo.logging import request_id_var
+
+logger = logging.getLogger("apollo.errors")
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "The request could not be processed."
+
+    def __init__(self, message=None, *, code=None, status=None, details=None, headers=None):
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class ValidationFailed(ApiError):
+    status = 400
+    code = "validation_error"
+    message = "The request is not valid."
+
+    @classmethod
+    def for_field(cls, field, message, code="invalid"):
+        return cls(details=[{"field": field, "code": code, "message": message}])
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class PermissionDenied(ApiError):
+    status = 403
+    code = "permission_denied"
+    message = "Your role does not allow this action."
+
+
+class Unauthenticated(ApiError):
+    status = 401
+    code = "token_invalid"
+    message = "The token is not valid."
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    error = {"code": code, "message": message, "request_id": request_id_var.get()}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def error_response(status: int, code: str, message: str, details=None, headers=None):
+    """A plain Django response carrying the envelope, for code outside DRF views."""
+    response = JsonResponse(error_body(code, message, details), status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    response.error_code = code
+    return response
+
+
+def _flatten_validation(detail, prefix="") -> list[dict]:
+    """DRF's nested error dicts and lists, as the contract's flat ``details`` list."""
+    if isinstance(detail, dict):
+        items = []
+        for key, value in detail.items():
+            field = key if key != "non_field_errors" else ""
+            path = f"{prefix}.{field}" if prefix and field else (field or prefix)
+            items.extend(_flatten_validation(value, path))
+        return items
+    if isinstance(detail, list):
+        items = []
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                items.extend(_flatten_validation(value, f"{prefix}[{index}]"))
+            else:
+                items.extend(_flatten_validation(value, prefix))
+        return items
+    return [
+        {
+            "field": prefix or None,
+            "code": getattr(detail, "code", "invalid"),
+            "message": str(detail),
+        }
+    ]
+
+
+def _translate(exc) -> ApiError | None:
+    """Map the exceptions of DRF and Django onto the contract's codes."""
+    match exc:
+        case ApiError():
+            return exc
+        case drf.ValidationError():
+            return ValidationFailed(details=_flatten_validation(exc.detail))
+        case drf.NotAuthenticated():
+            return Unauthenticated(
+                "Send a bearer token in the Authorization header.", code="token_missing"
+            )
+        case drf.AuthenticationFailed():
+            return Unauthenticated(str(exc.detail))
+        case drf.PermissionDenied() | DjangoPermissionDenied():
+            return PermissionDenied()
+        case drf.NotFound() | Http404():
+            return NotFound()
+        case drf.MethodNotAllowed():
+            return ApiError(
+                "This method is not allowed on this resource.",
+                code="method_not_allowed",
+                status=405,
+            )
+        case drf.ParseError():
+            return ApiError(
+                "The request body is not valid JSON.", code="malformed_json", status=400
+            )
+        case drf.UnsupportedMediaType():
+            return ApiError(
+                f"Media type '{exc.media_type}' is not supported; send application/json.",
+                code="unsupported_media_type",
+                status=415,
+            )
+        case drf.NotAcceptable():
+            return ApiError(
+                "This resource answers application/json only.",
+                code="not_acceptable",
+                status=406,
+            )
+        case RequestDataTooBig():
+            return payload_too_large()
+        case drf.Throttled():
+            return ApiError("Too many requests.", code="rate_limited", status=429)
+    return None
+
+
+def payload_too_large() -> ApiError:
+    return ApiError("The request body is too large.", code="payload_too_large", status=413)
+
+
+def exception_handler(exc, context):
+    error = _translate(exc)
+    if error is None:
+        # Unexpected: let Django's handler500 log it and answer the generic envelope.
+        return None
+    response = Response(
+        error_body(error.code, error.message, error.details),
+        status=error.status,
+        headers=error.headers,
+    )
+    response.error_code = error.code
+    return response
+
+
+def handler404(request, exception=None):
+    return error_response(404, "not_found", "No such resource.")
+
+
+def handler500(request):
+    return error_response(
+        500,
+        "internal_error",
+        "Something went wrong on our side; quote the request id to support.",
+    )
