@@ -99,6 +99,7 @@ DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_m
 # reads is transaction-local, so it can never outlive the request that set it.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("APOLLO_TEST_DATABASE", "test_apollo")}
 
 CACHES = {
     "default": {
