@@ -43,7 +43,9 @@ def _start_postgres() -> str:
     return f"postgresql://{APP_ROLE}@/{APP_DATABASE}?host={socket_dir}"
 
 
-def bootstrap_application_role(superuser_url: str) -> None:
+def bootstrap_application_role(
+    superuser_url: str, role: str = APP_ROLE, database: str = APP_DATABASE
+) -> None:
     """Create the role the application connects as, and its database.
 
     The role may create databases (the test runner needs that) but is neither a
@@ -53,22 +55,20 @@ def bootstrap_application_role(superuser_url: str) -> None:
     from psycopg import sql
 
     with psycopg.connect(superuser_url, autocommit=True) as conn:
-        role_exists = conn.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]
-        ).fetchone()
+        role_exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
         if not role_exists:
             conn.execute(
                 sql.SQL("CREATE ROLE {} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS").format(
-                    sql.Identifier(APP_ROLE)
+                    sql.Identifier(role)
                 )
             )
         db_exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE]
+            "SELECT 1 FROM pg_database WHERE datname = %s", [database]
         ).fetchone()
         if not db_exists:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE)
+                    sql.Identifier(database), sql.Identifier(role)
                 )
             )
 

@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 
 
@@ -35,3 +37,37 @@ class RequestLog(models.Model):
 
     def __str__(self):
         return f"{self.request_id} {self.method} {self.path} {self.status}"
+
+
+class IdempotencyRecord(models.Model):
+    """A POST seen with an ``Idempotency-Key``, and the answer to replay for it.
+
+    The row is written in the same transaction as the request's effects: it exists
+    exactly when they were committed. Requests outside any org are scoped to the user.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "orgs.Organization", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    user = models.ForeignKey("orgs.User", on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user", "method", "path", "key"],
+                name="idempotency_scope_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.method} {self.path} {self.key}"

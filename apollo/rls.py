@@ -17,11 +17,14 @@ ROW_SECURITY_EXEMPT = {
 }
 
 
-def tenant_row_security(table: str, *, also_readable_when: str | None = None):
+def tenant_row_security(
+    table: str, *, also_readable_when: str | None = None, user_rows_without_org: bool = False
+):
     """Enable and force row-level security on ``table``, keyed on the current org.
 
     ``also_readable_when`` adds a read-only policy, for rows a user may see across
-    orgs (their own memberships).
+    orgs (their own memberships). ``user_rows_without_org`` lets the current user read
+    and write their own rows that belong to no org.
     """
     isolation = f"organization_id = {CURRENT_ORG} OR {PRIVILEGED}"
     statements = [
@@ -39,4 +42,10 @@ def tenant_row_security(table: str, *, also_readable_when: str | None = None):
             f"CREATE POLICY tenant_cross_read ON {table} FOR SELECT USING ({also_readable_when})"
         )
         reverse.insert(0, f"DROP POLICY IF EXISTS tenant_cross_read ON {table}")
+    if user_rows_without_org:
+        own = f"organization_id IS NULL AND user_id = {CURRENT_USER}"
+        statements.append(
+            f"CREATE POLICY tenant_user_rows ON {table} USING ({own}) WITH CHECK ({own})"
+        )
+        reverse.insert(0, f"DROP POLICY IF EXISTS tenant_user_rows ON {table}")
     return migrations.RunSQL(sql=statements, reverse_sql=reverse)

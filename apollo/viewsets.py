@@ -7,6 +7,7 @@ from rest_framework import permissions, viewsets
 
 from apollo.errors import ApiError, NotFound, PermissionDenied
 from apollo.tenancy import parse_org_header, set_request_org
+from apollo.views import IdempotencyMixin
 from orgs.models import Membership, Role
 
 
@@ -45,7 +46,7 @@ def activate_organization(request) -> Membership:
     return membership
 
 
-class OrganizationViewSet(viewsets.GenericViewSet):
+class OrganizationViewSet(IdempotencyMixin, viewsets.GenericViewSet):
     """Scopes everything it serves to the organization of the request.
 
     Subclasses say what they serve (``queryset``, serializers), the code of their 404
@@ -78,6 +79,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         self.membership = activate_organization(request)
         self.organization = self.membership.organization
         self._check_role(request)
+        self.claim_idempotency_key(request, self.organization)
 
     def _check_role(self, request):
         required = self.action_roles.get(self.action)
