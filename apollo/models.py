@@ -71,3 +71,33 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.method} {self.path} {self.key}"
+
+
+class RateLimitOverride(TenantModel):
+    """Support's per-org ceiling for one operation class, over the settings' default."""
+
+    class OperationClass(models.TextChoices):
+        READ = "read"
+        WRITE = "write"
+        BILLABLE = "billable"
+        BULK = "bulk"
+
+    operation_class = models.CharField(max_length=10, choices=OperationClass.choices)
+    requests = models.PositiveIntegerField(help_text="Requests allowed per window.")
+    window_seconds = models.PositiveIntegerField(default=60)
+    note = models.CharField(max_length=200, blank=True, help_text="Why, for the next person.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "operation_class"], name="rate_limit_override_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.operation_class}: {self.requests}/{self.window_seconds}s"
+
+    @property
+    def rate(self) -> str:
+        return f"{self.requests}/{self.window_seconds}s"

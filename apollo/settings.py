@@ -137,7 +137,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apollo.schema.ApolloAutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["apollo.filters.StrictFilterBackend"],
     "EXCEPTION_HANDLER": "apollo.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
@@ -151,6 +152,16 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/v1",
 }
+
+# Rate limits per org and operation class, as "<requests>/<seconds>s" (or /m, /h).
+# Support raises one org's ceiling in the admin (RateLimitOverride).
+APOLLO_RATE_LIMITS = {
+    "read": os.environ.get("APOLLO_RATE_LIMIT_READ", "600/60s"),
+    "write": os.environ.get("APOLLO_RATE_LIMIT_WRITE", "120/60s"),
+    "billable": os.environ.get("APOLLO_RATE_LIMIT_BILLABLE", "60/60s"),
+    "bulk": os.environ.get("APOLLO_RATE_LIMIT_BULK", "10/60s"),
+}
+RATELIMIT_USE_CACHE = "default"
 
 # Identity: the built-in issuer signs RS256 id tokens. Without a configured key the
 # default run creates one in var/ on first start.

@@ -12,6 +12,7 @@ urlpatterns = [
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("orgs.api.urls")),
+    path("v1/", include("webhooks.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -7,7 +7,7 @@ from rest_framework import permissions, viewsets
 
 from apollo.errors import ApiError, NotFound, PermissionDenied
 from apollo.tenancy import parse_org_header, set_request_org
-from apollo.views import IdempotencyMixin
+from apollo.views import ContractMixin
 from orgs.models import Membership, Role
 
 
@@ -46,7 +46,7 @@ def activate_organization(request) -> Membership:
     return membership
 
 
-class OrganizationViewSet(IdempotencyMixin, viewsets.GenericViewSet):
+class OrganizationViewSet(ContractMixin, viewsets.GenericViewSet):
     """Scopes everything it serves to the organization of the request.
 
     Subclasses say what they serve (``queryset``, serializers), the code of their 404
@@ -79,7 +79,7 @@ class OrganizationViewSet(IdempotencyMixin, viewsets.GenericViewSet):
         self.membership = activate_organization(request)
         self.organization = self.membership.organization
         self._check_role(request)
-        self.claim_idempotency_key(request, self.organization)
+        self.enforce_contract(request, self.organization)
 
     def _check_role(self, request):
         required = self.action_roles.get(self.action)

@@ -33,6 +33,12 @@ def _eager_celery():
     celery_app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def _generous_rate_limits(settings):
+    """Tests share one cache and one address; rate-limit tests set their own ceilings."""
+    settings.APOLLO_RATE_LIMITS = dict.fromkeys(settings.APOLLO_RATE_LIMITS, "100000/60s")
+
+
 def make_user(email: str, name: str = "") -> User:
     return User.objects.create_user(email=email, password=PASSWORD, name=name)
 

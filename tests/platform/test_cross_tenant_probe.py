@@ -7,12 +7,13 @@ a table added later without its policies fails here.
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from apollo.models import IdempotencyRecord
+from apollo.models import IdempotencyRecord, RateLimitOverride
 from apollo.rls import CURRENT_ORG, PRIVILEGED, ROW_SECURITY_EXEMPT
-from apollo.tenancy import privileged
+from apollo.tenancy import org_scope, privileged
 from orgs import services
 from orgs.models import Role
 from tests.conftest import add_member, make_user
+from webhooks.services import event_emit
 
 
 def fetch(sql, params=()):
@@ -63,6 +64,11 @@ def two_orgs(db):
                 fingerprint="0" * 64,
                 expires_at="2999-01-01T00:00:00Z",
             )
+            RateLimitOverride.objects.create(
+                organization=organization, operation_class="read", requests=1000
+            )
+        with org_scope(organization.id):
+            event_emit(organization_id=organization.id, type="webhook.test", data={})
     return alpha, beta
 
 

@@ -1,0 +1,104 @@
+"""Strict query parameters: a list never silently ignores what it was asked.
+
+``StrictFilterBackend`` runs the view's django-filter FilterSet and answers 400
+``validation_error`` naming each bad parameter, for an invalid value and for a
+parameter the endpoint does not know. Timestamps read any offset (a ``+`` that arrived
+as a space included) and naive ones as UTC.
+"""
+
+import datetime
+import re
+
+import django_filters
+from django import forms
+from django.db import models
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+
+from apollo.errors import ValidationFailed
+
+PAGINATION_PARAMS = {"cursor", "limit"}
+
+# "2026-06-26T17:45:13 02:00": the "+" of the offset was decoded from an unencoded URL.
+_SPACE_FOR_PLUS = re.compile(r"^(.*T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
+def parse_timestamp(raw: str) -> datetime.datetime:
+    text = raw.strip()
+    text = _SPACE_FOR_PLUS.sub(r"\1+\2", text)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    value = datetime.datetime.fromisoformat(text)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC)
+
+
+class UtcDateTimeField(forms.DateTimeField):
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime.datetime):
+            return value
+        try:
+            return parse_timestamp(str(value))
+        except ValueError:
+            raise forms.ValidationError(
+                "Enter an ISO 8601 timestamp, such as 2026-06-26T17:45:13Z.", code="invalid"
+            ) from None
+
+
+class UtcDateTimeFilter(django_filters.DateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+class ApolloFilterSet(django_filters.FilterSet):
+    """Base FilterSet: model timestamp fields parse as the contract says."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.DateTimeField: {"filter_class": UtcDateTimeFilter},
+    }
+
+
+def _details(errors) -> list[dict]:
+    return [
+        {
+            "field": field,
+            "code": error.code or "invalid",
+            "message": error.message % (error.params or {}),
+        }
+        for field, field_errors in errors.as_data().items()
+        for error in field_errors
+    ]
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    def filter_queryset(self, request, queryset, view):
+        self._refuse_unknown(request, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise ValidationFailed(details=_details(filterset.errors))
+        return filterset.qs
+
+    def _refuse_unknown(self, request, view):
+        known = set(PAGINATION_PARAMS)
+        filterset_class = self.get_filterset_class(view, view.get_queryset())
+        if filterset_class is not None:
+            known |= set(filterset_class.base_filters)
+        if getattr(view, "ordering_fields", None):
+            known.add("order_by")
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise ValidationFailed(
+                details=[
+                    {
+                        "field": name,
+                        "code": "unknown_parameter",
+                        "message": "This endpoint has no such query parameter.",
+                    }
+                    for name in unknown
+                ]
+            )
