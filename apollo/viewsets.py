@@ -81,12 +81,15 @@ class OrganizationViewSet(ContractMixin, viewsets.GenericViewSet):
         self._check_role(request)
         self.enforce_contract(request, self.organization)
 
-    def _check_role(self, request):
+    def required_role(self, method: str) -> Role:
+        """The least role this action needs; the schema documents the same answer."""
         required = self.action_roles.get(self.action)
         if required is None:
-            safe = request.method in permissions.SAFE_METHODS
-            required = self.read_role if safe else self.write_role
-        if not Role(self.membership.role).at_least(required):
+            required = self.read_role if method in permissions.SAFE_METHODS else self.write_role
+        return Role(required)
+
+    def _check_role(self, request):
+        if not Role(self.membership.role).at_least(self.required_role(request.method)):
             raise PermissionDenied()
 
     def scope_queryset(self, queryset):
