@@ -13,6 +13,8 @@ urlpatterns = [
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("orgs.api.urls")),
     path("v1/", include("webhooks.api.urls")),
+    path("v1/", include("pipelines.api.urls")),
+    path("v1/", include("leads.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

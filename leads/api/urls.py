@@ -1,0 +1,3 @@
+from leads.api import import_urls, lead_urls
+
+urlpatterns = [*lead_urls.urlpatterns, *import_urls.urlpatterns]
