@@ -57,7 +57,8 @@ class Lead(TenantModel):
     )
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     value_cents = models.BigIntegerField(default=0)
-    external_id = models.CharField(max_length=100, null=True, blank=True)
+    # NULL, not "", when unset: the unique constraint applies to set values only.
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     custom_fields = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
