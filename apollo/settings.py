@@ -188,6 +188,7 @@ APOLLO_INVITATION_URL = os.environ.get(
     "APOLLO_INVITATION_URL", "http://localhost:8000/accept-invitation?token={token}"
 )
 APOLLO_REQUEST_LOG_RETENTION_DAYS = env_int("APOLLO_REQUEST_LOG_RETENTION_DAYS", 30)
+APOLLO_EVENT_RETENTION_DAYS = env_int("APOLLO_EVENT_RETENTION_DAYS", 30)
 
 EMAIL_BACKEND = os.environ.get(
     "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"

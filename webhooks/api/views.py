@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
 from apollo.pagination import KeysetPagination
@@ -8,9 +9,13 @@ from webhooks.api.serializers import EventSerializer
 from webhooks.models import Event
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description="Every event of the organization, newest first, kept for 30 days."
+    ),
+    retrieve=extend_schema(description="One event, as webhooks deliver it."),
+)
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
-    """Every event of the org, newest first, for the retention period."""
-
     queryset = Event.objects.all()
     serializer_class = EventSerializer
     pagination_class = KeysetPagination
