@@ -9,9 +9,11 @@ from django.db import DatabaseError, connection, transaction
 
 from apollo.models import IdempotencyRecord, RateLimitOverride
 from apollo.rls import CURRENT_ORG, PRIVILEGED, ROW_SECURITY_EXEMPT
-from apollo.tenancy import org_scope, privileged
+from apollo.tenancy import privileged
+from leads.models import Activity, Lead, LeadField, LeadImport, LeadImportIssue
 from orgs import services
 from orgs.models import Role
+from pipelines.models import Stage
 from tests.conftest import add_member, make_user
 from webhooks.services import event_emit
 
@@ -45,31 +47,51 @@ def two_orgs(db):
     alpha = services.organization_create(owner=make_user("a@example.com"), name="Alpha")
     beta = services.organization_create(owner=make_user("b@example.com"), name="Beta")
     add_member(alpha, make_user("a2@example.com"), Role.MEMBER)
-    for organization, email in ((alpha, "ia@example.com"), (beta, "ib@example.com")):
+    for organization in (alpha, beta):
         with privileged("test setup"):
-            services.Invitation.objects.create(
-                organization=organization,
-                email=email,
-                role=Role.MEMBER,
-                token_hash=email,
-                expires_at="2999-01-01T00:00:00Z",
-            )
-        with privileged("test setup"):
-            IdempotencyRecord.objects.create(
-                organization=organization,
-                user=organization_owner(organization),
-                method="POST",
-                path="/v1/invitations",
-                key=email,
-                fingerprint="0" * 64,
-                expires_at="2999-01-01T00:00:00Z",
-            )
-            RateLimitOverride.objects.create(
-                organization=organization, operation_class="read", requests=1000
-            )
-        with org_scope(organization.id):
-            event_emit(organization_id=organization.id, type="webhook.test", data={})
+            seed_tenant_rows(organization, organization_owner(organization))
     return alpha, beta
+
+
+def seed_tenant_rows(organization, owner):
+    tag = str(organization.id)
+    services.Invitation.objects.create(
+        organization=organization,
+        email=f"invitee-{tag}@example.com",
+        role=Role.MEMBER,
+        token_hash=tag,
+        expires_at="2999-01-01T00:00:00Z",
+    )
+    IdempotencyRecord.objects.create(
+        organization=organization,
+        user=owner,
+        method="POST",
+        path="/v1/invitations",
+        key=tag,
+        fingerprint="0" * 64,
+        expires_at="2999-01-01T00:00:00Z",
+    )
+    RateLimitOverride.objects.create(
+        organization=organization, operation_class="read", requests=1000
+    )
+    event_emit(organization_id=organization.id, type="webhook.test", data={})
+    LeadField.objects.create(
+        organization=organization, key="industry", label="Industry", type="text"
+    )
+    stage = Stage.objects.filter(organization=organization, position=0).get()
+    lead = Lead.objects.create(
+        organization=organization,
+        pipeline_id=stage.pipeline_id,
+        stage=stage,
+        contact_name="Probe Lead",
+    )
+    Activity.objects.create(
+        organization=organization, lead=lead, type="note_added", actor_type="system"
+    )
+    job = LeadImport.objects.create(organization=organization, file_name="probe.csv")
+    LeadImportIssue.objects.create(
+        organization=organization, job=job, severity="error", row=1, code="probe", message="probe"
+    )
 
 
 def organization_owner(organization):
