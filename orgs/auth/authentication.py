@@ -1,8 +1,8 @@
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from apollo.errors import Unauthenticated
 from apollo.tenancy import set_request_user
 from orgs.auth.verification import token_invalid, verify_id_token
 from orgs.models import User
@@ -19,16 +19,23 @@ def user_for_claims(claims: dict) -> User:
     return user
 
 
+def _email_verified(claims: dict) -> bool:
+    # Cognito sends the flag as a string ("true" or "false") for federated users. A
+    # missing flag proves nothing, and the email may name an existing local account.
+    return claims.get("email_verified") in (True, "true")
+
+
 def _external_user(claims: dict) -> User:
     subject = f"{claims['iss']}|{claims['sub']}"
     user = User.objects.filter(external_subject=subject).first()
     if user is not None:
         return user
     email = claims.get("email")
-    if not email or claims.get("email_verified") is False:
-        raise Unauthenticated("The token carries no verified email.", code="token_invalid")
+    if not email or not _email_verified(claims):
+        raise token_invalid("The token carries no verified email.")
     user, _ = User.objects.get_or_create(
-        email__iexact=email, defaults={"email": email, "external_subject": subject}
+        email__iexact=email,
+        defaults={"email": email, "external_subject": subject, "password": make_password(None)},
     )
     if not user.external_subject:
         user.external_subject = subject

@@ -7,7 +7,7 @@ Guarantees:
 3. A refresh token works once. Presenting it again revokes its whole family, since
    one of the two holders is not its owner.
 4. Rotation is settled by a conditional update, so two racing refreshes with the same
-   token cannot both succeed.
+   token cannot both succeed; the loser's revocation reaches the winner's new token.
 """
 
 import base64
@@ -23,6 +23,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from apollo.errors import Unauthenticated
@@ -130,21 +131,28 @@ def refresh_token_rotate(raw_token: str) -> dict:
     if record.expires_at <= now:
         raise Unauthenticated("The refresh token has expired.", code="token_expired")
 
-    claimed = RefreshToken.objects.filter(pk=record.pk, used_at__isnull=True).update(used_at=now)
-    if not claimed:
-        # Reuse of a rotated token. The refresh view runs outside a request transaction,
-        # so this revocation stays committed although the answer is a 401.
-        RefreshToken.objects.filter(family_id=record.family_id, revoked_at__isnull=True).update(
-            revoked_at=now
+    # The claim and the successor commit together: a racing reuse of this token waits
+    # on the claim's row lock, so the family it revokes already holds the successor.
+    with transaction.atomic():
+        claimed = RefreshToken.objects.filter(pk=record.pk, used_at__isnull=True).update(
+            used_at=now
         )
-        raise _invalid_refresh_token()
-    return token_pair(record.user, family_id=record.family_id)
+        if claimed:
+            return token_pair(record.user, family_id=record.family_id)
+    # Reuse of a rotated token. The refresh view runs outside a request transaction,
+    # so this revocation stays committed although the answer is a 401.
+    _revoke_family(record.family_id)
+    raise _invalid_refresh_token()
 
 
 def refresh_token_revoke(raw_token: str) -> None:
     """Log out: revoke the family of this refresh token. Unknown tokens are ignored."""
     record = RefreshToken.objects.filter(token_hash=digest(raw_token)).first()
     if record is not None:
-        RefreshToken.objects.filter(family_id=record.family_id, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        _revoke_family(record.family_id)
+
+
+def _revoke_family(family_id: uuid.UUID) -> None:
+    RefreshToken.objects.filter(family_id=family_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )

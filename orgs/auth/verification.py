@@ -13,9 +13,11 @@ Guarantees:
 
 import functools
 import logging
+from http.client import HTTPException
 
 import jwt
 from django.conf import settings
+from rest_framework.exceptions import AuthenticationFailed
 
 from apollo.errors import Unauthenticated
 from orgs.auth.issuer import ALGORITHM, signing_key
@@ -25,8 +27,18 @@ logger = logging.getLogger("apollo.auth")
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat"]
 
 
-def token_invalid() -> Unauthenticated:
-    return Unauthenticated("The token is not valid.", code="token_invalid")
+class TokenRejected(Unauthenticated, AuthenticationFailed):
+    """A bearer token that does not authenticate.
+
+    Being DRF's ``AuthenticationFailed`` too makes DRF mark the request anonymous. A
+    bare ``ApiError`` leaves ``request.user`` unresolved, so the next read of it (the
+    rate limiter's, while the 401 is finalized) verifies the token again and raises
+    outside the exception handler: a 500.
+    """
+
+
+def token_invalid(message: str = "The token is not valid.") -> TokenRejected:
+    return TokenRejected(message, code="token_invalid")
 
 
 @functools.cache
@@ -53,7 +65,9 @@ def _key_and_audience(token: str, issuer: str):
     if settings.APOLLO_OIDC_ISSUER and issuer == settings.APOLLO_OIDC_ISSUER:
         try:
             key = _jwks_client(settings.APOLLO_OIDC_JWKS_URL).get_signing_key_from_jwt(token)
-        except jwt.PyJWKClientConnectionError:
+        except (jwt.PyJWKClientConnectionError, OSError, ValueError, HTTPException):
+            # PyJWT wraps only connection errors; a body that breaks off or is no JSON
+            # (an error page) escapes it. Either way no key set, so no verified token.
             logger.warning("oidc_jwks_unreachable")
             raise token_invalid() from None
         except jwt.PyJWTError:
@@ -63,7 +77,7 @@ def _key_and_audience(token: str, issuer: str):
 
 
 def verify_id_token(token: str) -> dict:
-    """Return the claims of a valid id token, or raise a 401 ``ApiError``."""
+    """Return the claims of a valid id token, or raise a 401 ``TokenRejected``."""
     issuer = _unverified_issuer(token)
     key, audience = _key_and_audience(token, issuer)
     try:
@@ -77,7 +91,7 @@ def verify_id_token(token: str) -> dict:
             leeway=30,
         )
     except jwt.ExpiredSignatureError:
-        raise Unauthenticated("The token has expired.", code="token_expired") from None
+        raise TokenRejected("The token has expired.", code="token_expired") from None
     except jwt.PyJWTError:
         raise token_invalid() from None
     if claims.get("token_use") != "id":
