@@ -6,9 +6,11 @@ and every exception DRF or Django raises on the way, into the envelope of the co
 """
 
 import logging
+import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import connections
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -125,18 +127,14 @@ def _translate(exc) -> ApiError | None:
         case drf.NotFound() | Http404():
             return NotFound()
         case drf.MethodNotAllowed():
-            return ApiError(
-                "This method is not allowed on this resource.",
-                code="method_not_allowed",
-                status=405,
-            )
+            return method_not_allowed()
         case drf.ParseError():
             return ApiError(
                 "The request body is not valid JSON.", code="malformed_json", status=400
             )
         case drf.UnsupportedMediaType():
             return ApiError(
-                f"Media type '{exc.media_type}' is not supported; send application/json.",
+                "This endpoint does not accept the media type of the request body.",
                 code="unsupported_media_type",
                 status=415,
             )
@@ -153,22 +151,68 @@ def _translate(exc) -> ApiError | None:
     return None
 
 
+def method_not_allowed() -> ApiError:
+    return ApiError(
+        "This method is not allowed on this resource.", code="method_not_allowed", status=405
+    )
+
+
 def payload_too_large() -> ApiError:
     return ApiError("The request body is too large.", code="payload_too_large", status=413)
 
 
+def _rollback_request_transaction() -> None:
+    """What DRF's own handler does, without importing ``rest_framework.views``.
+
+    That module loads the authentication classes, which import this one: a cycle.
+    """
+    for connection in connections.all():
+        if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
+            connection.set_rollback(True)
+
+
 def exception_handler(exc, context):
+    from apollo.idempotency import IdempotentReplay
+
+    if isinstance(exc, IdempotentReplay):
+        return exc.response
     error = _translate(exc)
     if error is None:
-        # Unexpected: let Django's handler500 log it and answer the generic envelope.
+        # Unexpected: RequestIdMiddleware logs it and answers the 500 envelope.
         return None
+    # An error answer commits nothing the request may have written before it failed.
+    _rollback_request_transaction()
     response = Response(
         error_body(error.code, error.message, error.details),
         status=error.status,
-        headers=error.headers,
+        headers={**_protocol_headers(exc, error, context), **error.headers},
     )
     response.error_code = error.code
     return response
+
+
+def _protocol_headers(exc, error: ApiError, context) -> dict:
+    """The headers HTTP asks of a 401 or a 429, which DRF's own handler would have set."""
+    headers = {}
+    view, request = context.get("view"), context.get("request")
+    if error.status == 401 and view is not None:
+        # Our own ``Unauthenticated`` skips DRF's challenge logic, so ask the view.
+        challenge = view.get_authenticate_header(request)
+        if challenge:
+            headers["WWW-Authenticate"] = challenge
+    if isinstance(exc, drf.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(math.ceil(exc.wait))
+    return headers
+
+
+def handler400(request, exception=None):
+    error = payload_too_large() if isinstance(exception, RequestDataTooBig) else ApiError()
+    return error_response(error.status, error.code, error.message)
+
+
+def handler403(request, exception=None):
+    error = PermissionDenied()
+    return error_response(error.status, error.code, error.message)
 
 
 def handler404(request, exception=None):

@@ -1,11 +1,17 @@
-"""JSON log lines that carry the request's ids.
+"""JSON log lines that carry the request's ids and never a credential.
 
 The request id, org id and user id live in context variables set by the middleware
 and the tenancy layer; a filter copies them onto every record written meanwhile.
+
+The formatter is the last line of defence for secrets: a field named like a credential
+is masked, and so is anything shaped like one (an id token, a refresh token, an
+invitation or webhook secret, a password in a URL) wherever it appears in the line,
+tracebacks included. Code should still never log them; this catches the slip.
 """
 
 import contextvars
 import logging
+import re
 
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
@@ -14,6 +20,18 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 org_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("org_id", default=None)
 user_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
+
+REDACTED = "[redacted]"
+# Whole words at the end of a name: ``refresh_token`` is masked, ``tokens`` (a count) is not.
+SECRET_FIELD = re.compile(
+    r"(?:^|_)(?:password|secret|token|authorization|cookie|api_key)$", re.IGNORECASE
+)
+SECRET_VALUE = re.compile(
+    r"eyJ[\w-]+\.[\w-]+\.[\w-]*"  # a JWT: its header always starts with '{"'
+    r"|\b(?:rt|inv|whsec)_[\w-]{16,}"  # our refresh, invitation and webhook secrets
+    r"|(?i:bearer)\s+[\w.~+/-]{16,}=*"
+    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"  # the user and password of a server URL
+)
 
 
 class RequestContextFilter(logging.Filter):
@@ -32,3 +50,12 @@ class JsonFormatter(_BaseJsonFormatter):
         )
         kwargs.setdefault("rename_fields", {"levelname": "level", "asctime": "time"})
         super().__init__(*args, **kwargs)
+
+    def process_log_record(self, log_data: dict) -> dict:
+        for key in log_data:
+            if SECRET_FIELD.search(key) and log_data[key] is not None:
+                log_data[key] = REDACTED
+        return log_data
+
+    def serialize_log_record(self, log_data: dict) -> str:
+        return SECRET_VALUE.sub(REDACTED, super().serialize_log_record(log_data))

@@ -3,14 +3,22 @@ import secrets
 import time
 
 from django.conf import settings
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpResponseNotAllowed
 from django.utils import timezone
+from django.utils.log import log_response
 
-from apollo.errors import error_response, handler500
+from apollo.errors import error_response, handler500, method_not_allowed
 from apollo.logging import request_id_var
+from apollo.models import RequestLog
 
 logger = logging.getLogger("apollo.request")
 
 REQUEST_ID_HEADER = "X-Request-Id"
+
+# Exceptions that Django itself turns into a 4xx through the urlconf's handlers
+# (``apollo.errors.handler400`` and the others); they are not server errors.
+ANSWERED_BY_DJANGO = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
 
 
 def new_request_id() -> str:
@@ -20,8 +28,13 @@ def new_request_id() -> str:
 class RequestIdMiddleware:
     """Give every request an id, on its logs, its error bodies and its answer.
 
-    It also turns any exception that escaped everything else into the 500 envelope,
-    whatever ``DEBUG`` says, so no stack trace ever reaches a client.
+    Being the outermost layer, it also does what only the last one out can:
+
+    1. An exception that escaped a view becomes the 500 envelope, whatever ``DEBUG``
+       says, so no stack trace ever reaches a client.
+    2. Django's own bare 405 (``require_GET`` and friends) gets the envelope too.
+    3. Error answers are logged here, while the request id is still set; Django would
+       log them only after every middleware returned, with no id to find them by.
     """
 
     def __init__(self, get_response):
@@ -31,15 +44,35 @@ class RequestIdMiddleware:
         request.request_id = new_request_id()
         token = request_id_var.set(request.request_id)
         try:
-            response = self.get_response(request)
+            response = _with_envelope(self.get_response(request))
             response[REQUEST_ID_HEADER] = request.request_id
+            if response.status_code >= 400:
+                log_response(
+                    "%s: %s",
+                    response.reason_phrase,
+                    request.path,
+                    response=response,
+                    request=request,
+                )
             return response
         finally:
             request_id_var.reset(token)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, ANSWERED_BY_DJANGO):
+            return None
         logger.exception("unhandled_exception", extra={"path": request.path})
         return handler500(request)
+
+
+def _with_envelope(response):
+    """Django's bare 405 as the contract's envelope; any other answer as it is."""
+    if not isinstance(response, HttpResponseNotAllowed):
+        return response
+    error = method_not_allowed()
+    return error_response(
+        error.status, error.code, error.message, headers={"Allow": response["Allow"]}
+    )
 
 
 class BodyLimitMiddleware:
@@ -63,7 +96,11 @@ class BodyLimitMiddleware:
 
 
 class RequestLogMiddleware:
-    """Record every ``/v1`` request for support: who, what, how it ended, how long."""
+    """Record every ``/v1`` request for support: who, what, how it ended, how long.
+
+    The row is written after the request's own transaction ended, so it is kept even
+    when the request's work was rolled back.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -80,8 +117,6 @@ class RequestLogMiddleware:
         return response
 
     def _record(self, request, response, started):
-        from apollo.models import RequestLog
-
         organization = getattr(request, "organization", None)
         user = getattr(request, "user", None)
         match = getattr(request, "resolver_match", None)
@@ -93,10 +128,21 @@ class RequestLogMiddleware:
             path=request.path[:500],
             route=(match.route if match else "")[:200],
             status=response.status_code,
-            error_code=getattr(response, "error_code", "")[:64],
+            error_code=_error_code(response)[:64],
             duration_ms=int((time.monotonic() - started) * 1000),
             idempotency_key=request.headers.get("Idempotency-Key", "")[:255],
             client_ip=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.headers.get("User-Agent", "")[:500],
             created_at=timezone.now(),
         )
+
+
+def _error_code(response) -> str:
+    """The code our handlers noted, or the one in a replayed (stored) error body."""
+    if hasattr(response, "error_code"):
+        return response.error_code
+    body = getattr(response, "data", None)
+    if response.status_code < 400 or not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    return str(error.get("code", "")) if isinstance(error, dict) else ""

@@ -61,15 +61,15 @@ def clear_request_scope() -> None:
 @contextlib.contextmanager
 def org_scope(org_id):
     """Run a block as one org: for Celery tasks, commands and services."""
-    with transaction.atomic():
-        previous = _set(ORG_SETTING, str(org_id))
-        token = org_id_var.set(str(org_id))
-        try:
+    # On an exception the block's savepoint rolls back, and the setting with it.
+    token = org_id_var.set(str(org_id))
+    try:
+        with transaction.atomic():
+            previous = _set(ORG_SETTING, str(org_id))
             yield
-        finally:
-            if not connection.needs_rollback:
-                _set(ORG_SETTING, previous)
-            org_id_var.reset(token)
+            _set(ORG_SETTING, previous)
+    finally:
+        org_id_var.reset(token)
 
 
 @contextlib.contextmanager
@@ -78,11 +78,8 @@ def privileged(reason: str):
     logger.info("privileged_scope_entered", extra={"reason": reason})
     with transaction.atomic():
         previous = _set(PRIVILEGED_SETTING, "on")
-        try:
-            yield
-        finally:
-            if not connection.needs_rollback:
-                _set(PRIVILEGED_SETTING, previous)
+        yield
+        _set(PRIVILEGED_SETTING, previous)
 
 
 def parse_org_header(request) -> uuid.UUID | None:

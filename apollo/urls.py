@@ -18,5 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "apollo.errors.handler400"
+handler403 = "apollo.errors.handler403"
 handler404 = "apollo.errors.handler404"
 handler500 = "apollo.errors.handler500"

@@ -11,7 +11,7 @@ from apollo.celery import app as celery_app
 
 @pytest.fixture
 def worker():
-    celery_app.conf.task_always_eager = False
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
     with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
         yield
 
