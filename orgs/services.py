@@ -5,9 +5,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from apollo.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from apollo.errors import ApiError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from apollo.secrets import digest
 from apollo.tenancy import org_scope, privileged
 from orgs import tasks
@@ -39,32 +40,52 @@ def _require_can_manage(actor: Membership, target_role: str, new_role: str | Non
         raise PermissionDenied("Only an owner can grant, change or remove the owner role.")
 
 
-def _require_another_owner(target: Membership) -> None:
-    others = (
+def _lock_for_role_change(target: Membership) -> tuple[Membership, bool]:
+    """Lock ``target`` and its org's owners; return its role now and if another owner stays.
+
+    The target's role is read again under the lock: it may have changed since the request
+    loaded it (an owner promoting the person an admin is demoting). Taking every lock in
+    one statement, in id order, makes two owners demoting each other queue instead of
+    deadlocking.
+    """
+    rows = list(
         Membership.objects.select_for_update()
-        .filter(organization_id=target.organization_id, role=Role.OWNER)
-        .exclude(pk=target.pk)
+        .filter(Q(role=Role.OWNER) | Q(pk=target.pk), organization_id=target.organization_id)
+        .order_by("pk")
     )
-    if not others.exists():
-        raise Conflict(
-            "An organization keeps at least one owner; make someone else owner first.",
-            code="last_owner",
-        )
+    current = next((row for row in rows if row.pk == target.pk), None)
+    if current is None:
+        raise NotFound("No member with this user id in this organization.", code="member_not_found")
+    another_owner = any(row.role == Role.OWNER and row.pk != target.pk for row in rows)
+    return current, another_owner
 
 
+def _last_owner() -> Conflict:
+    return Conflict(
+        "An organization keeps at least one owner; make someone else owner first.",
+        code="last_owner",
+    )
+
+
+@transaction.atomic
 def membership_change_role(*, actor: Membership, target: Membership, role: str) -> Membership:
-    _require_can_manage(actor, target.role, role)
-    if target.role == Role.OWNER and role != Role.OWNER:
-        _require_another_owner(target)
+    current, another_owner = _lock_for_role_change(target)
+    _require_can_manage(actor, current.role, role)
+    if current.role == Role.OWNER and role != Role.OWNER and not another_owner:
+        raise _last_owner()
+
     target.role = role
     target.save(update_fields=["role", "updated_at"])
     return target
 
 
+@transaction.atomic
 def membership_remove(*, actor: Membership, target: Membership) -> None:
-    _require_can_manage(actor, target.role)
-    if target.role == Role.OWNER:
-        _require_another_owner(target)
+    current, another_owner = _lock_for_role_change(target)
+    _require_can_manage(actor, current.role)
+    if current.role == Role.OWNER and not another_owner:
+        raise _last_owner()
+
     target.delete()
 
 
@@ -103,21 +124,38 @@ def invitation_create(*, actor: Membership, email: str, role: str) -> tuple[Invi
 
 
 def invitation_resend(*, actor: Membership, invitation: Invitation) -> tuple[Invitation, str]:
-    """A new link for the same invitation; the old link stops working at once."""
+    """A new link for the same invitation; the old link stops working at once.
+
+    The update is conditional, so an invitation accepted or revoked since the request
+    loaded it is reported as such instead of being given a new link.
+    """
     _require_can_manage(actor, invitation.role)
-    if invitation.accepted_at is not None:
-        raise Conflict("This invitation was already accepted.", code="invitation_accepted")
+
     token = _new_token()
     invitation.token_hash = digest(token)
     invitation.expires_at = _expiry()
-    invitation.save(update_fields=["token_hash", "expires_at"])
+    renewed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        token_hash=invitation.token_hash, expires_at=invitation.expires_at
+    )
+    if not renewed:
+        raise _accepted_or_gone(invitation)
+
     _mail(invitation, token)
     return invitation, token
 
 
 def invitation_revoke(*, actor: Membership, invitation: Invitation) -> None:
     _require_can_manage(actor, invitation.role)
-    invitation.delete()
+    # An accepted invitation stays: it records who let the member in.
+    revoked, _ = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).delete()
+    if not revoked:
+        raise _accepted_or_gone(invitation)
+
+
+def _accepted_or_gone(invitation: Invitation) -> ApiError:
+    if Invitation.objects.filter(pk=invitation.pk).exists():
+        return Conflict("This invitation was already accepted.", code="invitation_accepted")
+    return NotFound("No invitation with this id in this organization.", code="invitation_not_found")
 
 
 def _mail(invitation: Invitation, token: str) -> None:
@@ -132,42 +170,62 @@ def invitation_accept(*, token: str, user: User | None, password: str = "", name
     caller names none; the invitation row is locked so a token works once.
     """
     with privileged("an invitation is found by its token, before any org is known"):
-        invitation = (
-            Invitation.objects.select_for_update()
-            .select_related("organization")
-            .filter(token_hash=digest(token))
-            .first()
-        )
-        if invitation is None:
-            raise NotFound("No invitation has this token.", code="invitation_not_found")
-        if invitation.accepted_at is not None:
-            raise Conflict("This invitation was already used.", code="invitation_accepted")
-        if invitation.expires_at <= timezone.now():
-            raise Conflict("This invitation has expired.", code="invitation_expired")
-        created = user is None
-        user = user or _user_for_invitation(invitation, password, name)
-        if user.email.lower() != invitation.email.lower():
-            raise PermissionDenied(
-                "This invitation was sent to another email address.",
-                code="invitation_email_mismatch",
-            )
+        invitation = _invitation_to_accept(token, user)
+        created_user = None if user else _user_for_invitation(invitation, password, name)
+        joiner = user or created_user
+
         membership, _ = Membership.objects.get_or_create(
-            organization=invitation.organization, user=user, defaults={"role": invitation.role}
+            organization=invitation.organization, user=joiner, defaults={"role": invitation.role}
         )
         invitation.accepted_at = timezone.now()
-        invitation.accepted_by = user
+        invitation.accepted_by = joiner
         invitation.save(update_fields=["accepted_at", "accepted_by"])
-    return membership, (user if created else None)
+    return membership, created_user
+
+
+def _invitation_to_accept(token: str, user: User | None) -> Invitation:
+    """The invitation of ``token``, locked, if it is pending and meant for ``user``.
+
+    A signed-in user with another email learns nothing of the invitation's state: the
+    403 comes before the 409s, as the contract orders them.
+    """
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .filter(token_hash=digest(token))
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("No invitation has this token.", code="invitation_not_found")
+    if user is not None and user.email.lower() != invitation.email.lower():
+        raise PermissionDenied(
+            "This invitation was sent to another email address.",
+            code="invitation_email_mismatch",
+        )
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already used.", code="invitation_accepted")
+    if invitation.expires_at <= timezone.now():
+        raise Conflict("This invitation has expired.", code="invitation_expired")
+    return invitation
+
+
+def _user_exists() -> Conflict:
+    return Conflict(
+        "A user with this email exists; sign in and accept with your token.",
+        code="user_exists",
+    )
 
 
 def _user_for_invitation(invitation: Invitation, password: str, name: str) -> User:
     if User.objects.filter(email__iexact=invitation.email).exists():
-        raise Conflict(
-            "A user with this email exists; sign in and accept with your token.",
-            code="user_exists",
-        )
+        raise _user_exists()
     if not password:
         raise ValidationFailed.for_field(
             "password", "A password is required to create an account.", code="required"
         )
-    return User.objects.create_user(email=invitation.email, password=password, name=name)
+    # Two invitations of different orgs, accepted at once, race for the same email.
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=invitation.email, password=password, name=name)
+    except IntegrityError:
+        raise _user_exists() from None

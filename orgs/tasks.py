@@ -26,10 +26,12 @@ def send_invitation_email(invitation_id: str, token: str) -> None:
         return
     link = settings.APOLLO_INVITATION_URL.format(token=token)
     inviter = invitation.invited_by.email if invitation.invited_by else "A teammate"
+    # A name may hold line breaks, which a mail header refuses.
+    organization = " ".join(invitation.organization.name.split())
     send_mail(
-        subject=f"You are invited to {invitation.organization.name} on Apollo Space",
+        subject=f"You are invited to {organization} on Apollo Space",
         message=(
-            f"{inviter} invited you to join {invitation.organization.name} as "
+            f"{inviter} invited you to join {organization} as "
             f"{invitation.role}.\n\nAccept within {settings.APOLLO_INVITATION_TTL_DAYS} days: "
             f"{link}\n\nThe link works once."
         ),

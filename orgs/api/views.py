@@ -5,11 +5,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apollo.errors import Unauthenticated
 from apollo.pagination import KeysetPagination
 from apollo.serializers import validated
+from apollo.views import ApiView
 from apollo.viewsets import OrganizationViewSet
 from orgs import services
 from orgs.api import serializers as s
@@ -17,14 +17,16 @@ from orgs.auth import issuer
 from orgs.models import Invitation, Membership, Role
 
 
-class PublicView(APIView):
-    """An endpoint that needs no bearer token and no org."""
+class PublicView(ApiView):
+    """An endpoint that needs no bearer token and no org; budgets are per address."""
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
 
 
 class TokenView(PublicView):
+    error_codes = {"post": {401: ["invalid_credentials"]}}
+
     @extend_schema(
         request=s.TokenRequestSerializer,
         responses={200: s.TokenPairSerializer},
@@ -42,6 +44,8 @@ class TokenView(PublicView):
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class RefreshView(PublicView):
     """Runs outside a request transaction: a detected reuse must stay revoked."""
+
+    error_codes = {"post": {401: ["token_invalid", "token_expired"]}}
 
     @extend_schema(
         request=s.RefreshRequestSerializer,
@@ -73,7 +77,7 @@ class JwksView(PublicView):
         return Response(issuer.jwks())
 
 
-class MeView(APIView):
+class MeView(ApiView):
     @extend_schema(responses={200: s.MeSerializer}, operation_id="me")
     def get(self, request):
         user = request.user
@@ -84,7 +88,7 @@ class MeView(APIView):
         return Response(s.MeSerializer(body).data)
 
 
-class OrganizationsView(APIView):
+class OrganizationsView(ApiView):
     @extend_schema(
         request=s.OrganizationSerializer,
         responses={201: s.OrganizationSerializer},
@@ -117,6 +121,7 @@ class MemberViewSet(mixins.ListModelMixin, OrganizationViewSet):
     not_found_code = "member_not_found"
     not_found_message = "No member with this user id in this organization."
     write_role = Role.ADMIN
+    error_codes = {"partial_update": {409: ["last_owner"]}, "destroy": {409: ["last_owner"]}}
 
     def scope_queryset(self, queryset):
         return queryset.select_related("user")
@@ -141,6 +146,10 @@ class InvitationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     not_found_message = "No invitation with this id in this organization."
     read_role = Role.ADMIN
     write_role = Role.ADMIN
+    error_codes = {
+        "create": {409: ["already_member", "invitation_pending"]},
+        "resend": {409: ["invitation_accepted"]},
+    }
 
     def scope_queryset(self, queryset):
         return queryset.filter(accepted_at__isnull=True)
@@ -170,10 +179,17 @@ class InvitationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         return Response(s.InvitationCreatedSerializer(invitation).data, status=code)
 
 
-class InvitationAcceptView(APIView):
+class InvitationAcceptView(ApiView):
     """Accept as the signed-in user, or without a token to create the account."""
 
     permission_classes = [permissions.AllowAny]
+    error_codes = {
+        "post": {
+            403: ["invitation_email_mismatch"],
+            404: ["invitation_not_found"],
+            409: ["invitation_accepted", "invitation_expired", "user_exists"],
+        }
+    }
 
     @extend_schema(
         request=s.InvitationAcceptSerializer,
