@@ -76,7 +76,13 @@ def _with_envelope(response):
 
 
 class BodyLimitMiddleware:
-    """Refuse a body over ``APOLLO_MAX_BODY_BYTES`` by its declared length, unread."""
+    """Refuse a body over its limit by its declared length, unread.
+
+    The limit is ``APOLLO_MAX_BODY_BYTES``, except on upload endpoints, which stream
+    files to disk and allow ``APOLLO_IMPORT_MAX_BYTES``.
+    """
+
+    UPLOAD_PATHS = ("/v1/lead-imports",)
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -86,11 +92,14 @@ class BodyLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.APOLLO_MAX_BODY_BYTES:
+        limit = (
+            settings.APOLLO_IMPORT_MAX_BYTES
+            if request.path in self.UPLOAD_PATHS
+            else settings.APOLLO_MAX_BODY_BYTES
+        )
+        if length > limit:
             return error_response(
-                413,
-                "payload_too_large",
-                f"The request body is larger than {settings.APOLLO_MAX_BODY_BYTES} bytes.",
+                413, "payload_too_large", f"The request body is larger than {limit} bytes."
             )
         return self.get_response(request)
 

@@ -132,6 +132,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Bodies larger than this are refused with 413 before they are read.
 APOLLO_MAX_BODY_BYTES = env_int("APOLLO_MAX_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = APOLLO_MAX_BODY_BYTES
+# Lead imports: uploads stream to disk; larger files or more rows are refused with 413.
+APOLLO_IMPORT_MAX_BYTES = env_int("APOLLO_IMPORT_MAX_BYTES", 512 * 1024 * 1024)
+APOLLO_IMPORT_MAX_ROWS = env_int("APOLLO_IMPORT_MAX_ROWS", 2_000_000)
+MEDIA_ROOT = Path(os.environ.get("APOLLO_MEDIA_ROOT", str(VAR_DIR / "media")))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["orgs.auth.authentication.BearerTokenAuthentication"],

@@ -48,6 +48,14 @@ class Lead(TenantModel):
     company_name = models.CharField(max_length=200, blank=True, default="")
     # Stored as given; unique per org compared case-insensitively.
     email = models.EmailField(max_length=254, blank=True, default="")
+    # lower(email), kept by the database. Row-level security keeps non-leakproof
+    # functions such as lower() out of index conditions, so the unique index and the
+    # duplicate lookups compare this plain column instead.
+    email_ci = models.GeneratedField(
+        expression=Lower("email"),
+        output_field=models.CharField(max_length=254),
+        db_persist=True,
+    )
     phone = models.CharField(max_length=16, blank=True, default="", help_text="E.164")
     phone_extension = models.CharField(max_length=10, blank=True, default="")
     website = models.CharField(max_length=500, blank=True, default="")
@@ -67,9 +75,8 @@ class Lead(TenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                "organization",
-                Lower("email"),
-                condition=~models.Q(email=""),
+                fields=["organization", "email_ci"],
+                condition=~models.Q(email_ci=""),
                 name="lead_email_ci_unique",
             ),
             models.UniqueConstraint(

@@ -1,0 +1,160 @@
+"""The shapes of leads, custom field definitions and activities, in and out.
+
+These serializers check types and sizes; the rules (uniqueness, placement, custom field
+values, tag normalization) live in ``leads.services``, where the import and the agents
+meet them too. Webhook events carry the same representations as the API answers.
+"""
+
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+from leads.models import Activity, LeadField
+
+MAX_VALUE_CENTS = 2**63 - 1
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses a body key that is none of its fields, where DRF would drop it silently.
+
+    Read-only fields count as known, so a client may send back an object it read.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        name: [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class LeadSerializer(StrictSerializer):
+    id = serializers.UUIDField(read_only=True)
+    contact_name = serializers.CharField(max_length=200)
+    company_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    email = serializers.EmailField(
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        help_text="Unique in the organization, compared case-insensitively; stored as given.",
+    )
+    phone = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text="E.164, such as +14155550123.",
+    )
+    phone_extension = serializers.RegexField(
+        r"^\d{1,10}$", required=False, allow_blank=True, help_text="Digits only."
+    )
+    website = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    source = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    pipeline_id = serializers.UUIDField(
+        required=False,
+        help_text="On create, defaults to the organization's default pipeline. Changing it "
+        "without stage_id moves the lead to the first stage of the new pipeline.",
+    )
+    stage_id = serializers.UUIDField(
+        required=False,
+        help_text="An active stage of the lead's pipeline (or of pipeline_id when sent); "
+        "defaults to the pipeline's first stage.",
+    )
+    stage = serializers.CharField(
+        source="stage.name", read_only=True, help_text="The name of the lead's stage."
+    )
+    owner_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="A member of the organization; null for unassigned.",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="Stored trimmed, lowercase, with single spaces and without repeats; "
+        "at most 50 tags of at most 50 characters.",
+    )
+    value_cents = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_VALUE_CENTS,
+        required=False,
+        help_text="The deal's value in cents of the organization's currency.",
+    )
+    external_id = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="The lead's id in another system; unique in the organization when set.",
+    )
+    custom_fields = serializers.DictField(
+        required=False,
+        help_text="Values keyed by the key of a custom field definition, each checked "
+        "against its type. On update, the keys sent are merged into the lead's values; "
+        "null removes one.",
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    last_activity_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class LeadFieldSerializer(StrictSerializer):
+    id = serializers.UUIDField(read_only=True)
+    key = serializers.RegexField(
+        r"^[a-z][a-z0-9_]{0,63}$",
+        help_text="Lowercase letters, digits and underscores, starting with a letter; "
+        "unique in the organization. Cannot change after creation.",
+    )
+    label = serializers.CharField(max_length=100)
+    type = serializers.ChoiceField(
+        choices=LeadField.Type.choices, help_text="Cannot change after creation."
+    )
+    options = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text="The choices of a select or multi_select field; empty for other types.",
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class ActorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(
+        source="actor_type", choices=["user", "agent", "system"], read_only=True
+    )
+    id = serializers.UUIDField(
+        source="actor_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The user's or agent's id; null for the system.",
+    )
+
+
+class ActivitySerializer(StrictSerializer):
+    id = serializers.UUIDField(read_only=True)
+    lead_id = serializers.UUIDField(read_only=True)
+    type = serializers.ChoiceField(choices=Activity.Type.choices, read_only=True)
+    actor = ActorSerializer(source="*", read_only=True)
+    data = serializers.DictField(
+        read_only=True,
+        help_text="Depends on the type: {body} for a note, {summary, duration_seconds} for "
+        "a call or meeting, {from, to} for stage, pipeline and owner changes, "
+        "{field, before, after} for a field update.",
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class ActivityCreateSerializer(StrictSerializer):
+    type = serializers.ChoiceField(
+        choices=[(value, value) for value in Activity.CLIENT_TYPES],
+        help_text="The kinds of entries a client may log; the others are written by Apollo.",
+    )
+    data = serializers.DictField(
+        help_text='note_added: {"body": text}. call_logged and meeting_logged: '
+        '{"summary": text, "duration_seconds": optional integer up to 86400}. '
+        "Texts are at most 10000 characters."
+    )
