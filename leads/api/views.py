@@ -78,7 +78,9 @@ class LeadViewSet(
     }
 
     def scope_queryset(self, queryset):
-        return queryset.select_related("stage")
+        # A second query for the page's stages, not a join: joined to a table under
+        # row-level security, the planner misjudges the join and sorts the whole org.
+        return queryset.prefetch_related("stage")
 
     def create(self, request):
         data = validated(LeadSerializer, request.data)

@@ -9,7 +9,8 @@ from django.test import Client as Browser
 from django.test.utils import CaptureQueriesContext
 
 from apollo.tenancy import org_scope
-from leads import selectors
+from leads import selectors, services
+from leads.api.serializers import LeadSerializer
 from leads.models import Activity, Lead
 from leads.services import Actor
 from orgs.models import User
@@ -967,3 +968,22 @@ def test_it_finds_a_lead_by_email_through_the_unique_index_under_row_security(or
         plan = selectors.leads_with_email(org.id, "ADA@example.com").explain()
 
     assert "lead_email_ci_unique" in plan
+
+
+def test_the_fast_lead_answer_matches_the_serializer_fields(org, owner):
+    with org_scope(org.id):
+        lead = services.lead_create(
+            organization=org,
+            actor=Actor.user(owner),
+            contact_name="Ana Lima",
+            email="Ana@Example.com",
+            phone="+14155550123",
+            tags=["VIP", "inbound"],
+            value_cents=1250,
+            external_id="crm-1",
+        )
+        for candidate in (lead, Lead.objects.select_related("stage").get(pk=lead.pk)):
+            serializer = LeadSerializer()
+            assert serializer.to_representation(candidate) == serializer.fields_representation(
+                candidate
+            )
