@@ -108,6 +108,9 @@ class LeadSerializer(StrictSerializer):
         A list page holds up to 200 leads, and DRF's per-field machinery was most of
         its time; ``fields_representation`` keeps the slow path for a test to compare.
         """
+        # A list annotates the name (``selectors.stage_name_of_lead``); an instance
+        # a service returns has its stage loaded.
+        stage_name = getattr(lead, "stage_name", None)
         return {
             "id": str(lead.id),
             "contact_name": lead.contact_name,
@@ -119,7 +122,7 @@ class LeadSerializer(StrictSerializer):
             "source": lead.source,
             "pipeline_id": str(lead.pipeline_id),
             "stage_id": str(lead.stage_id),
-            "stage": lead.stage.name,
+            "stage": lead.stage.name if stage_name is None else stage_name,
             "owner_id": str(lead.owner_id) if lead.owner_id else None,
             "tags": list(lead.tags),
             "value_cents": lead.value_cents,

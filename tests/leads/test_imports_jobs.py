@@ -1,0 +1,299 @@
+"""Running import jobs: batches, cancelling, crashes and resuming, claims, the command."""
+
+import datetime
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from apollo.tenancy import org_scope, privileged
+from leads import tasks
+from leads.imports import Outcome, lead_import_create, lead_import_run, runner, writer
+from leads.imports.jobs import PayloadTooLarge
+from leads.models import Lead, LeadImport, LeadImportIssue
+from tests.conftest import Client
+from tests.leads.conftest import events, make_lead
+from tests.leads.import_files import csv_bytes, row, rows, uploaded
+
+pytestmark = pytest.mark.django_db
+
+
+class WorkerKilled(BaseException):
+    """What a SIGKILL looks like from inside: nothing of the job's own code runs after it."""
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def queue_job(org, member):
+    """A job recorded as the upload records it, not yet run."""
+
+    def queue(content: bytes, **options) -> LeadImport:
+        with org_scope(org.id):
+            return lead_import_create(
+                organization=org, user=member, upload=uploaded(content), options=options
+            )
+
+    return queue
+
+
+def stored(job) -> LeadImport:
+    with privileged("a test reads an import job"):
+        return LeadImport.objects.get(pk=job.pk)
+
+
+def counters(job) -> tuple:
+    job = stored(job)
+    return (job.status, job.next_row, job.created, job.updated, job.skipped, job.failed)
+
+
+def emails(org) -> list[str]:
+    with org_scope(org.id):
+        return sorted(Lead.objects.values_list("email", flat=True))
+
+
+def expected_emails(count: int) -> list[str]:
+    return sorted(values["Email 1"] for values in rows(count))
+
+
+@pytest.fixture
+def crash_on_batch(monkeypatch):
+    """Make the writer raise ``error`` on batch ``number``, after the earlier ones committed."""
+
+    def install(number: int, error: BaseException):
+        calls = []
+        write_batch = writer.write_batch
+
+        def failing(context, records):
+            calls.append(len(records))
+            if len(calls) == number:
+                raise error
+            return write_batch(context, records)
+
+        monkeypatch.setattr(runner, "write_batch", failing)
+        return calls
+
+    return install
+
+
+# Batches
+
+
+def test_it_commits_each_batch_with_the_jobs_progress(queue_job, org):
+    job = queue_job(csv_bytes(rows(5)))
+    seen = []
+
+    outcome = lead_import_run(job.pk, batch_size=2, progress=seen.append)
+
+    assert outcome is Outcome.COMPLETED
+    assert seen == [2, 2, 1]
+    assert counters(job) == ("completed", 6, 5, 0, 0, 0)
+    assert emails(org) == expected_emails(5)
+
+
+def test_it_runs_a_queued_job_from_the_task(queue_job, org):
+    job = queue_job(csv_bytes(rows(2)))
+
+    assert tasks.run_lead_import.delay(str(job.pk)).get() == "completed"
+    assert tasks.run_lead_import.delay(str(job.pk)).get() == "gone"
+    assert emails(org) == expected_emails(2)
+
+
+# Crashes and resuming
+
+
+def test_it_resumes_a_job_whose_worker_died_without_doubling_a_lead(
+    queue_job, org, crash_on_batch, monkeypatch
+):
+    job = queue_job(csv_bytes(rows(6)))
+    crash_on_batch(2, WorkerKilled())
+
+    with pytest.raises(WorkerKilled):
+        lead_import_run(job.pk, batch_size=2)
+
+    assert counters(job) == ("running", 3, 2, 0, 0, 0)
+    assert emails(org) == expected_emails(2)
+    assert lead_import_run(job.pk, batch_size=2) is Outcome.BUSY
+
+    monkeypatch.undo()
+    with privileged("a test lets the heartbeat go stale"):
+        stale = timezone.now() - datetime.timedelta(minutes=6)
+        LeadImport.objects.filter(pk=job.pk).update(heartbeat_at=stale)
+    assert lead_import_run(job.pk, batch_size=2) is Outcome.COMPLETED
+
+    assert counters(job) == ("completed", 7, 6, 0, 0, 0)
+    assert emails(org) == expected_emails(6)
+    assert len(events(org, "lead.created")) == 6
+    assert len(events(org, "lead_import.completed")) == 1
+
+
+def test_it_fails_a_job_cleanly_on_an_unexpected_error_keeping_committed_rows(
+    queue_job, org, crash_on_batch, caplog
+):
+    job = queue_job(csv_bytes(rows(6)))
+    crash_on_batch(2, RuntimeError("disk on fire"))
+
+    outcome = lead_import_run(job.pk, batch_size=2)
+
+    assert outcome is Outcome.FAILED
+    assert counters(job) == ("failed", 3, 2, 0, 0, 0)
+    assert stored(job).error == (
+        "The import stopped on an unexpected error; the rows before next_row are in."
+    )
+    assert emails(org) == expected_emails(2)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "lead_import_crashed"
+    ]
+    assert lead_import_run(job.pk) is Outcome.GONE
+
+
+def test_it_rolls_a_batch_back_when_another_worker_took_the_job(queue_job, org):
+    job = queue_job(csv_bytes(rows(4)))
+
+    def taken_over(count):
+        with privileged("a test plays a second worker"):
+            LeadImport.objects.filter(pk=job.pk).update(next_row=5, created=4)
+
+    outcome = lead_import_run(job.pk, batch_size=2, progress=taken_over)
+
+    assert outcome is Outcome.GONE
+    assert counters(job) == ("running", 5, 4, 0, 0, 0)
+    assert emails(org) == expected_emails(2)
+
+
+def test_it_reports_a_row_whose_lead_someone_created_meanwhile(queue_job, org, monkeypatch):
+    job = queue_job(csv_bytes(rows(2)))
+    load_matches = writer.Batch.load_matches
+
+    def and_meanwhile(batch, drafts):
+        load_matches(batch, drafts)
+        make_lead(org, contact_name="Quick", email=row(2)["Email 1"].upper())
+
+    monkeypatch.setattr(writer.Batch, "load_matches", and_meanwhile)
+
+    lead_import_run(job.pk)
+
+    assert counters(job) == ("completed", 3, 1, 0, 0, 1)
+    with org_scope(org.id):
+        issue = LeadImportIssue.objects.get(job=job, severity="error")
+    assert (issue.row, issue.code) == (2, "lead_duplicate")
+    assert len(events(org, "lead.created")) == 2
+
+
+# Cancelling
+
+
+def test_it_stops_a_running_job_after_the_batch_it_is_writing(queue_job, org, member):
+    job = queue_job(csv_bytes(rows(6)))
+    client = Client(member, org)
+    answers = []
+
+    def cancel_once(count):
+        if not answers:
+            answers.append(client.post(f"/v1/lead-imports/{job.pk}/cancel").json())
+
+    outcome = lead_import_run(job.pk, batch_size=2, progress=cancel_once)
+
+    assert outcome is Outcome.CANCELLED
+    assert (answers[0]["status"], answers[0]["cancel_requested"]) == ("running", True)
+    assert counters(job) == ("cancelled", 3, 2, 0, 0, 0)
+    assert stored(job).finished_at is not None
+    assert emails(org) == expected_emails(2)
+    assert events(org, "lead_import.completed") == []
+
+
+def test_it_cancels_at_once_a_running_job_whose_worker_is_gone(queue_job, org, member):
+    job = queue_job(csv_bytes(rows(2)))
+    with privileged("a test plays a dead worker"):
+        stale = timezone.now() - datetime.timedelta(hours=1)
+        LeadImport.objects.filter(pk=job.pk).update(status="running", heartbeat_at=stale)
+
+    response = Client(member, org).post(f"/v1/lead-imports/{job.pk}/cancel")
+
+    assert response.json()["status"] == "cancelled"
+    assert lead_import_run(job.pk) is Outcome.GONE
+    assert emails(org) == []
+
+
+# The task and the limits
+
+
+def test_it_retries_the_task_while_another_worker_holds_the_job(queue_job, monkeypatch):
+    job = queue_job(csv_bytes(rows(1)))
+    with privileged("a test plays a live worker"):
+        LeadImport.objects.filter(pk=job.pk).update(status="running", heartbeat_at=timezone.now())
+    retried = []
+
+    class Retry(Exception):
+        pass
+
+    def retry(**kwargs):
+        retried.append(kwargs)
+        return Retry()
+
+    monkeypatch.setattr(tasks.run_lead_import, "retry", retry)
+
+    with pytest.raises(Retry):
+        tasks.run_lead_import.run(str(job.pk))
+    assert retried == [{"countdown": 301}]
+
+
+def test_it_refuses_a_file_over_the_size_limit_however_it_arrives(org, member, settings):
+    settings.APOLLO_IMPORT_MAX_BYTES = 100
+
+    content = csv_bytes(rows(2))
+
+    with pytest.raises(PayloadTooLarge) as raised, org_scope(org.id):
+        lead_import_create(organization=org, user=member, upload=uploaded(content), options={})
+
+    assert raised.value.message == (
+        f"The file has {len(content)} bytes; an import takes at most 100 bytes. Split it into "
+        "smaller files."
+    )
+
+
+# The command
+
+
+def test_the_command_imports_a_file_through_the_same_job(org, member, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(csv_bytes(rows(5), delimiter=";"))
+    out = io.StringIO()
+
+    call_command(
+        "import_leads",
+        str(path),
+        "--org",
+        str(org.id),
+        "--as-user",
+        member.email.upper(),
+        "--batch-size",
+        "2",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+
+    with org_scope(org.id):
+        job = LeadImport.objects.get()
+    assert out.getvalue() == (
+        f"Import {job.pk} completed: 5 rows, 5 created, 0 updated, 0 skipped, 0 failed, "
+        "7 warnings.\n"
+    )
+    assert (job.created_by_id, job.file_name, job.next_row) == (member.id, "export.csv", 6)
+    assert emails(org) == expected_emails(5)
+
+
+def test_the_command_refuses_what_the_api_refuses(org, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"Company\r\nAcme\r\n")
+
+    with pytest.raises(CommandError, match="No column gives the lead's name"):
+        call_command("import_leads", str(path), "--org", str(org.id), stderr=io.StringIO())
+    with pytest.raises(CommandError, match="not a member"):
+        call_command(
+            "import_leads", str(path), "--org", str(org.id), "--as-user", "nobody@example.com"
+        )
