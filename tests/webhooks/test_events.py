@@ -14,7 +14,7 @@ from django.utils import timezone
 from apollo.tenancy import org_scope, privileged
 from orgs.models import User
 from webhooks.models import Event
-from webhooks.services import event_emit
+from webhooks.services import event_emit, events_emit_many
 from webhooks.signals import event_committed
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +101,7 @@ def test_it_refuses_to_emit_outside_a_transaction(org):
 
 
 def test_it_refuses_an_unknown_event_type(org):
-    with pytest.raises(ValueError, match="Unknown event type"), org_scope(org.id):
+    with pytest.raises(ValueError, match="Unknown event types"), org_scope(org.id):
         event_emit(organization_id=org.id, type="lead.exploded", data={})
 
     assert stored_ids() == set()
@@ -387,3 +387,28 @@ def test_it_offers_no_way_to_add_or_change_events_in_the_support_admin(staff_cli
     assert response.status_code == 200
     assert b"/admin/webhooks/event/add/" not in response.content
     assert b'name="_selected_action"' not in response.content
+
+
+def test_it_emits_many_events_at_once_and_announces_each_after_commit(
+    org, received, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), org_scope(org.id):
+        events = events_emit_many(
+            organization_id=org.id,
+            events=[("lead.created", {"n": 1}), ("lead.updated", {"n": 2})],
+        )
+
+    assert stored_ids() == {event.id for event in events}
+    assert received == [
+        (events[0].id, org.id, "lead.created"),
+        (events[1].id, org.id, "lead.updated"),
+    ]
+
+
+def test_it_refuses_a_batch_with_an_unknown_type_whole(org):
+    with pytest.raises(ValueError, match="Unknown event types"), org_scope(org.id):
+        events_emit_many(
+            organization_id=org.id, events=[("lead.created", {}), ("lead.exploded", {})]
+        )
+
+    assert stored_ids() == set()
