@@ -53,12 +53,32 @@ class UtcDateTimeFilter(django_filters.DateTimeFilter):
 
 
 class ApolloFilterSet(django_filters.FilterSet):
-    """Base FilterSet: model timestamp fields parse as the contract says."""
+    """Base FilterSet: model timestamp fields parse as the contract says.
+
+    A filter absent from the query does nothing. A FilterSet that narrows the list
+    when its filter is absent (``PipelineFilterSet`` hides archived pipelines) does it
+    in ``filter_queryset``, and so always runs.
+    """
 
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
         models.DateTimeField: {"filter_class": UtcDateTimeFilter},
     }
+
+    @classmethod
+    def filters_nothing(cls, params) -> bool:
+        """True when ``params`` name no filter, none is required and there is no default.
+
+        Then the queryset comes back as it went in, and building the FilterSet (a form
+        class, its fields, their querysets, deep copies of each) only costs time: more
+        than a page's query did.
+        """
+        if cls.filter_queryset is not django_filters.FilterSet.filter_queryset:
+            return False
+        return not any(
+            name in params or filter_.extra.get("required")
+            for name, filter_ in cls.base_filters.items()
+        )
 
 
 def _details(errors) -> list[dict]:
@@ -75,17 +95,20 @@ def _details(errors) -> list[dict]:
 
 class StrictFilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request, queryset, view):
-        self._refuse_unknown(request, view)
-        filterset = self.get_filterset(request, queryset, view)
-        if filterset is None:
+        filterset_class = self.get_filterset_class(view, queryset)
+        self._refuse_unknown(request, view, filterset_class)
+        if filterset_class is None or (
+            issubclass(filterset_class, ApolloFilterSet)
+            and filterset_class.filters_nothing(request.query_params)
+        ):
             return queryset
+        filterset = self.get_filterset(request, queryset, view)
         if not filterset.is_valid():
             raise ValidationFailed(details=_details(filterset.errors))
         return filterset.qs
 
-    def _refuse_unknown(self, request, view):
+    def _refuse_unknown(self, request, view, filterset_class):
         known = set(PAGINATION_PARAMS)
-        filterset_class = self.get_filterset_class(view, view.get_queryset())
         if filterset_class is not None:
             known |= set(filterset_class.base_filters)
         if getattr(view, "ordering_fields", None):

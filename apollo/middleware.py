@@ -4,6 +4,7 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.db import connection
 from django.http import Http404, HttpResponseNotAllowed
 from django.utils import timezone
 from django.utils.log import log_response
@@ -129,21 +130,38 @@ class RequestLogMiddleware:
         organization = getattr(request, "organization", None)
         user = getattr(request, "user", None)
         match = getattr(request, "resolver_match", None)
-        RequestLog.objects.create(
-            request_id=request.request_id,
-            organization_id=organization.id if organization else None,
-            user_id=user.id if getattr(user, "is_authenticated", False) else None,
-            method=request.method[:10],
-            path=request.path[:500],
-            route=(match.route if match else "")[:200],
-            status=response.status_code,
-            error_code=_error_code(response)[:64],
-            duration_ms=int((time.monotonic() - started) * 1000),
-            idempotency_key=request.headers.get("Idempotency-Key", "")[:255],
-            client_ip=request.META.get("REMOTE_ADDR") or None,
-            user_agent=request.headers.get("User-Agent", "")[:500],
-            created_at=timezone.now(),
-        )
+        row = {
+            "request_id": request.request_id,
+            "organization_id": organization.id if organization else None,
+            "user_id": user.id if getattr(user, "is_authenticated", False) else None,
+            "method": request.method[:10],
+            "path": request.path[:500],
+            "route": (match.route if match else "")[:200],
+            "status": response.status_code,
+            "error_code": _error_code(response)[:64],
+            "duration_ms": int((time.monotonic() - started) * 1000),
+            "idempotency_key": request.headers.get("Idempotency-Key", "")[:255],
+            "client_ip": request.META.get("REMOTE_ADDR") or None,
+            "user_agent": request.headers.get("User-Agent", "")[:500],
+            "created_at": timezone.now(),
+        }
+        # A plain INSERT: the model's save() (signals, a compiled query, RETURNING id)
+        # cost about a third of this row's time, on every request.
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_REQUEST_LOG, row)
+
+
+def _insert_statement(model) -> str:
+    """An INSERT of every column but the primary key, with named placeholders."""
+    quote = connection.ops.quote_name
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(f"%({field.attname})s" for field in fields)
+    # Identifiers come from the model; every value is a placeholder.
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+
+
+_INSERT_REQUEST_LOG = _insert_statement(RequestLog)
 
 
 def _error_code(response) -> str:

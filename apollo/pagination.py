@@ -56,6 +56,9 @@ class KeysetPagination(BasePagination):
         )
         key, descending = self._ordering(request, view)
         self.key, self.descending = key, descending
+        # Rows are model instances, or named rows of a values_list(named=True) that
+        # holds the key and the primary key by their attribute names.
+        self.pk_name = queryset.model._meta.pk.attname
         self.binding = self._binding(request, view, key, descending)
 
         queryset = queryset.order_by(*(f"{'-' if descending else ''}{f}" for f in (key, "pk")))
@@ -128,7 +131,7 @@ class KeysetPagination(BasePagination):
         payload = {
             "b": self.binding,
             "v": value.isoformat() if hasattr(value, "isoformat") else value,
-            "id": str(row.pk),
+            "id": str(getattr(row, self.pk_name)),
         }
         return signing.dumps(payload, salt=CURSOR_SALT, compress=True)
 

@@ -5,10 +5,13 @@ Guarantees:
    process draws from one budget per (org, operation class) and window.
 2. An org's ceiling is the settings' default unless support set an override in the
    admin; overrides are cached for ``OVERRIDE_CACHE_SECONDS`` and dropped on save.
+   Each process also keeps what it read for ``LOCAL_OVERRIDE_SECONDS``, so a change
+   reaches every process within that time.
 3. Over the limit: 429 ``rate_limited`` with ``Retry-After`` in seconds. Every answer
    of an API view carries ``RateLimit-Policy`` and ``RateLimit`` (IETF draft form).
 """
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -22,6 +25,11 @@ from apollo.errors import ApiError
 from apollo.models import RateLimitOverride
 
 OVERRIDE_CACHE_SECONDS = 60
+# Each process holds the overrides it read this long, sparing nearly every request a
+# round trip to the shared cache; a change in the admin may wait as long elsewhere.
+# Past this many orgs a process starts over, so what it holds stays bounded.
+LOCAL_OVERRIDE_SECONDS = 5
+LOCAL_OVERRIDE_ORGS = 10_000
 READ, WRITE, BILLABLE, BULK = "read", "write", "billable", "bulk"
 
 
@@ -64,10 +72,22 @@ def _override_cache_key(organization_id) -> str:
     return f"ratelimit-overrides:{organization_id}"
 
 
+# organization id -> (monotonic time it expires, the org's overrides)
+_local_overrides: dict = {}
+
+
 def rate_for(organization_id, operation_class: str) -> str:
     default = settings.APOLLO_RATE_LIMITS[operation_class]
     if organization_id is None:
         return default
+    return _overrides(organization_id).get(operation_class, default)
+
+
+def _overrides(organization_id) -> dict[str, str]:
+    now = time.monotonic()
+    held = _local_overrides.get(organization_id)
+    if held is not None and held[0] > now:
+        return held[1]
     overrides = cache.get(_override_cache_key(organization_id))
     if overrides is None:
         overrides = {
@@ -75,11 +95,15 @@ def rate_for(organization_id, operation_class: str) -> str:
             for o in RateLimitOverride.objects.filter(organization_id=organization_id)
         }
         cache.set(_override_cache_key(organization_id), overrides, OVERRIDE_CACHE_SECONDS)
-    return overrides.get(operation_class, default)
+    if len(_local_overrides) >= LOCAL_OVERRIDE_ORGS:
+        _local_overrides.clear()
+    _local_overrides[organization_id] = (now + LOCAL_OVERRIDE_SECONDS, overrides)
+    return overrides
 
 
 @receiver([post_save, post_delete], sender=RateLimitOverride)
 def _forget_overrides(sender, instance, **kwargs):
+    _local_overrides.pop(instance.organization_id, None)
     cache.delete(_override_cache_key(instance.organization_id))
 
 

@@ -104,7 +104,7 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("APOLLO_TEST_DATABASE", "
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "apollo.cache.RedisCache",
         "LOCATION": os.environ["CACHE_URL"],
         "KEY_PREFIX": "apollo",
     }

@@ -673,6 +673,32 @@ def test_it_lists_the_leads_of_the_org_newest_first_and_no_others(
     }
 
 
+def test_it_lists_a_lead_with_every_field_as_it_shows_the_lead(client_for, org, member, stages):
+    make_field(org, "industry")
+    lead = make_lead(
+        org,
+        contact_name="Ada Lovelace",
+        company_name="Analytical Engines",
+        email="Ada@Example.com",
+        phone="+14155550123",
+        phone_extension="42",
+        website="https://engines.example",
+        source="conference",
+        stage_id=stages[1].id,
+        owner_id=member.id,
+        tags=["vip", "big deal"],
+        value_cents=125000,
+        external_id="crm-17",
+        custom_fields={"industry": "Computing"},
+    )
+    client = client_for(member)
+
+    listed = client.get("/v1/leads").json()["items"]
+
+    assert listed == [client.get(f"/v1/leads/{lead.id}").json()]
+    assert listed[0]["stage"] == "Qualified"
+
+
 def test_it_filters_by_pipeline_and_by_stage(client_for, org, member, stages, other_pipeline):
     first = make_lead(org)
     qualified = make_lead(org, stage_id=stages[1].id)

@@ -6,7 +6,9 @@ from django.core import signing
 
 from apollo.pagination import CURSOR_SALT
 from apollo.tenancy import privileged
+from leads.api.filters import LeadFilterSet
 from orgs.models import Membership, Role, User
+from pipelines.api.filters import PipelineFilterSet
 
 INSTANT = datetime.datetime(2026, 6, 26, 17, 45, 13, tzinfo=datetime.UTC)
 
@@ -172,6 +174,13 @@ def test_it_refuses_an_unknown_query_parameter(client_for, owner):
             "message": "This endpoint has no such query parameter.",
         }
     ]
+
+
+def test_a_filterset_is_skipped_only_when_it_would_change_nothing():
+    assert LeadFilterSet.filters_nothing({"limit": "50", "cursor": "abc"})
+    assert not LeadFilterSet.filters_nothing({"limit": "50", "tag": "vip"})
+    # Hiding archived pipelines is the FilterSet's own default: it runs either way.
+    assert not PipelineFilterSet.filters_nothing({})
 
 
 def test_a_page_costs_the_same_queries_whatever_the_size(

@@ -5,9 +5,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from apollo.models import RateLimitOverride
@@ -87,6 +89,28 @@ def test_support_can_raise_one_orgs_ceiling(client_for, owner, org, limits):
     statuses = [client.get("/v1/members").status_code for _ in range(4)]
 
     assert statuses == [200, 200, 200, 429]
+
+
+def test_support_raising_a_ceiling_takes_effect_at_once(client_for, owner, org, limits):
+    limits(read="1/60s")
+    client = client_for(owner)
+    client.get("/v1/members")
+
+    with privileged("test setup"):
+        RateLimitOverride.objects.create(organization=org, operation_class="read", requests=3)
+    statuses = [client.get("/v1/members").status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_the_cache_counts_a_key_it_holds_and_refuses_one_it_does_not():
+    held, missing = f"test-count-{uuid.uuid4()}", f"test-count-{uuid.uuid4()}"
+    cache.set(held, 1, timeout=60)
+
+    assert cache.incr(held) == 2
+    with pytest.raises(ValueError):
+        cache.incr(missing)
+    assert cache.get(missing) is None
 
 
 def free_port() -> int:
