@@ -40,6 +40,14 @@ class LeadField(TenantModel):
 
 class Lead(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Not indexed alone: the unique constraints and the list's indexes start with it.
+    organization = models.ForeignKey(
+        "orgs.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
     pipeline = models.ForeignKey(
         "pipelines.Pipeline", on_delete=models.PROTECT, related_name="leads"
     )
@@ -139,6 +147,15 @@ class Activity(TenantModel):
     CLIENT_TYPES = (Type.NOTE_ADDED, Type.CALL_LOGGED, Type.MEETING_LOGGED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Not indexed alone: activity_lead_idx starts with it. The lead is, for the cascade
+    # from a lead, which knows no org.
+    organization = models.ForeignKey(
+        "orgs.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
     type = models.CharField(max_length=30, choices=Type.choices)
     actor_type = models.CharField(max_length=10, choices=ActorType.choices)
@@ -206,7 +223,10 @@ class LeadImportIssue(TenantModel):
         WARNING = "warning"
 
     id = models.BigAutoField(primary_key=True)
-    job = models.ForeignKey(LeadImport, on_delete=models.CASCADE, related_name="issues")
+    # Not indexed alone: the index in Meta starts with it.
+    job = models.ForeignKey(
+        LeadImport, on_delete=models.CASCADE, related_name="issues", db_index=False
+    )
     severity = models.CharField(max_length=10, choices=Severity.choices)
     row = models.PositiveIntegerField()
     column = models.CharField(max_length=100, blank=True, default="")

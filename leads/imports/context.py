@@ -1,5 +1,6 @@
 """What a running import knows of its org, loaded once: pipeline, stages, members."""
 
+import functools
 from dataclasses import dataclass, field
 
 from apollo.errors import ApiError
@@ -17,6 +18,8 @@ class ImportSetupError(Exception):
     """The job cannot run as it was queued: its pipeline is gone, say."""
 
 
+# Files repeat a few stage and owner names on every row.
+@functools.lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
     """A stage or member name as it is matched: no case, spaces collapsed."""
     return " ".join(name.split()).casefold()

@@ -19,6 +19,7 @@ Guarantees:
    nothing.
 """
 
+import operator
 import uuid
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from rest_framework import serializers
 
 from leads.imports.context import ImportContext
 from leads.imports.normalize import ERROR, WARNING, Draft, Issue
-from leads.imports.staging import insert_rows, update_rows
+from leads.imports.staging import NEW_UUID, insert_rows, update_rows
 from leads.models import Activity, Lead, LeadImportIssue
 from webhooks.models import Event
 
@@ -91,20 +92,10 @@ EVENT_FIELDS = (
     "updated_at",
     "last_activity_at",
 )
-ACTIVITY_COLUMNS = (
-    "id",
-    "organization_id",
-    "lead_id",
-    "type",
-    "actor_type",
-    "actor_id",
-    "data",
-    "created_at",
-)
-EVENT_COLUMNS = ("id", "organization_id", "type", "created_at", "data")
+# Columns copied row by row; the others are the same in every row of a batch.
+ACTIVITY_COLUMNS = ("lead_id", "type", "data")
+EVENT_COLUMNS = ("type", "data")
 ISSUE_COLUMNS = (
-    "organization_id",
-    "job_id",
     "severity",
     "row",
     "column",
@@ -156,7 +147,7 @@ class Batch:
         self.by_external_id: dict[str, Entry] = {}
         # (lead id, activity type, data), in the order the rows came.
         self.activities: list[tuple] = []
-        self._iso_cache: dict = {}
+        self._texts: dict = {}
 
     # Reading
 
@@ -364,8 +355,7 @@ class Batch:
     def flush(self) -> None:
         created = [entry for entry in self.entries if entry.is_new]
         updated = [entry for entry in self.entries if not entry.is_new]
-        new_rows = [_lead_row(entry.lead) for entry in created]
-        inserted = set(insert_rows(Lead, LEAD_COLUMNS, new_rows, skip_conflicts=True))
+        inserted = self._insert(created)
         lost = {entry.lead["id"] for entry in created if entry.lead["id"] not in inserted}
         for entry in created:
             if entry.lead["id"] in lost:
@@ -375,6 +365,21 @@ class Batch:
         kept = [entry for entry in created if entry.lead["id"] not in lost]
         self._write_timeline(kept, updated, lost)
         self._write_issues()
+
+    def _insert(self, created: list[Entry]) -> set:
+        """Insert the new leads but those taken meanwhile; the ids that went in."""
+        # The leads a batch creates share these values: sent once, not row by row.
+        shared = {
+            "organization_id": self.context.organization_id,
+            "pipeline_id": self.context.pipeline.pk,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "last_activity_at": self.now,
+        }
+        columns = [name for name in LEAD_COLUMNS if name not in shared]
+        row = operator.itemgetter(*columns)
+        rows = [row(entry.lead) for entry in created]
+        return set(insert_rows(Lead, columns, rows, same=shared, skip_conflicts=True))
 
     def _lost(self, entry: Entry) -> None:
         for row, action in entry.rows:
@@ -400,19 +405,14 @@ class Batch:
         insert_rows(
             Activity,
             ACTIVITY_COLUMNS,
-            [
-                (
-                    uuid.uuid4(),
-                    context.organization_id,
-                    lead_id,
-                    type_,
-                    context.actor_type,
-                    context.actor_id,
-                    data,
-                    now,
-                )
-                for lead_id, type_, data in activities
-            ],
+            activities,
+            same={
+                "id": NEW_UUID,
+                "organization_id": context.organization_id,
+                "actor_type": context.actor_type,
+                "actor_id": context.actor_id,
+                "created_at": now,
+            },
         )
         # TODO(apollo): events go in through the outbox table without event_committed;
         # delivery finds them by its sweep. A bulk emitter in webhooks.services would
@@ -420,7 +420,8 @@ class Batch:
         insert_rows(
             Event,
             EVENT_COLUMNS,
-            [(uuid.uuid4(), context.organization_id, type_, now, data) for type_, data in events],
+            events,
+            same={"id": NEW_UUID, "organization_id": context.organization_id, "created_at": now},
         )
 
     def _change_activities(self, entry: Entry) -> list[tuple]:
@@ -463,19 +464,21 @@ class Batch:
 
     def _lead_data(self, lead: dict) -> dict:
         """The lead as ``LeadSerializer`` shows it: the body of its events."""
-        data = {name: lead[name] for name in EVENT_FIELDS}
-        for name in ("id", "pipeline_id", "stage_id", "owner_id"):
-            data[name] = _str(data[name])
+        data = dict(zip(EVENT_FIELDS, _event_values(lead), strict=True))
+        data["id"] = str(lead["id"])
+        for name in ("pipeline_id", "stage_id", "owner_id"):
+            data[name] = self._shared_text(data[name], _str)
         for name in ("created_at", "updated_at", "last_activity_at"):
-            data[name] = self._iso(data[name])
+            data[name] = self._shared_text(data[name], _iso)
         data["stage"] = self.context.stage_names.get(lead["stage_id"])
         return data
 
-    def _iso(self, value) -> str | None:
-        # Most leads of a batch share their timestamps: format each once.
-        if value not in self._iso_cache:
-            self._iso_cache[value] = _iso(value)
-        return self._iso_cache[value]
+    def _shared_text(self, value, convert) -> str | None:
+        # The leads of a batch share a few pipelines, stages, owners and timestamps:
+        # each is converted once.
+        if value not in self._texts:
+            self._texts[value] = convert(value)
+        return self._texts[value]
 
     def _write_issues(self) -> None:
         context = self.context
@@ -485,8 +488,6 @@ class Batch:
             ISSUE_COLUMNS,
             [
                 (
-                    context.organization_id,
-                    context.job_id,
                     issue.severity,
                     issue.row,
                     issue.column[:100],
@@ -496,6 +497,7 @@ class Batch:
                 )
                 for issue in self.issues
             ],
+            same={"organization_id": context.organization_id, "job_id": context.job_id},
         )
 
 
@@ -513,8 +515,8 @@ class _Any(Lookup):
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
 
 
-def _lead_row(lead: dict) -> tuple:
-    return tuple(lead[name] for name in LEAD_COLUMNS)
+_lead_row = operator.itemgetter(*LEAD_COLUMNS)
+_event_values = operator.itemgetter(*EVENT_FIELDS)
 
 
 def _refs(before: dict, after: dict, name: str, names: dict) -> dict:

@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from apollo.tenancy import org_scope, privileged
@@ -93,6 +94,27 @@ def test_it_commits_each_batch_with_the_jobs_progress(queue_job, org):
     assert seen == [2, 2, 1]
     assert counters(job) == ("completed", 6, 5, 0, 0, 0)
     assert emails(org) == expected_emails(5)
+
+
+def test_it_refreshes_the_orgs_lead_statistics_each_time_the_import_doubles_them(
+    queue_job, monkeypatch
+):
+    monkeypatch.setattr(runner, "ANALYZE_AFTER", 2)
+    job = queue_job(csv_bytes(rows(9)))
+    analyzed = []
+
+    def record_analyze(execute, sql, params, many, context):
+        # Recorded, not run: statistics outlive the test's rollback and would steer the
+        # plans of later tests.
+        if sql.startswith("ANALYZE"):
+            return analyzed.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record_analyze):
+        lead_import_run(job.pk, batch_size=2)
+
+    # After 2, 4 and 8 created leads, and only the column the plans of matching rely on.
+    assert analyzed == ['ANALYZE "leads_lead" ("organization_id")'] * 3
 
 
 def test_it_runs_a_queued_job_from_the_task(queue_job, org):
