@@ -144,11 +144,10 @@ class LeadFilterSet(ApolloFilterSet):
         return queryset.filter(email_ci=Lower(Value(value, output_field=TextField())))
 
     def filter_q(self, queryset, name, value: str):
-        # icontains compiles to UPPER(column) LIKE UPPER(%s), the shape of the trigram
-        # index on UPPER(contact_name), UPPER(company_name) and UPPER(email).
         # TODO(apollo): row-level security keeps non-leakproof operators (LIKE here, @>
-        # for tags) out of index conditions, so q and tag scan the org's leads instead
-        # of using their GIN indexes; fine for thousands of leads, not for millions.
+        # for tags) out of index conditions, so q and tag filter the org's leads as they
+        # are read from the organization index; fine for thousands of leads per org,
+        # slow for millions. Marking the operators LEAKPROOF takes a superuser.
         return queryset.filter(
             Q(contact_name__icontains=value)
             | Q(company_name__icontains=value)
