@@ -1,14 +1,25 @@
 """Writes and rules for events (the outbox of webhook delivery)."""
 
 import functools
+import json
 import logging
+import uuid
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.utils import timezone
+from psycopg.types.json import Jsonb
 
+from apollo.bulk import insert_rows
 from webhooks.models import Event
 from webhooks.signals import event_committed
 
 logger = logging.getLogger("apollo.webhooks")
+# Fewer events go in with one INSERT; more through COPY, which costs a few round trips
+# more but a fraction of the time per row.
+COPY_FROM = 100
+# As ``Event.data`` encodes: emitters may pass ids, timestamps and decimals as they are.
+_encode = functools.partial(json.dumps, cls=DjangoJSONEncoder)
 
 # The types of the contract (API.md, Webhooks). A new type is added here first.
 EVENT_TYPES = (
@@ -49,7 +60,8 @@ def event_emit(*, organization_id, type: str, data: dict) -> Event:
 def events_emit_many(*, organization_id, events: list[tuple[str, dict]]) -> list[Event]:
     """``event_emit`` for many events of one org at once, with the same guarantees.
 
-    For bulk work (an import batch): one INSERT for the batch, one announcement each.
+    For bulk work (an import batch): a big batch is copied in, and each event is
+    announced after the commit.
     """
     unknown = sorted({type for type, _ in events} - set(EVENT_TYPES))
     if unknown:
@@ -59,12 +71,37 @@ def events_emit_many(*, organization_id, events: list[tuple[str, dict]]) -> list
             "Events are emitted inside the transaction of the change they report; "
             "wrap the change and the events in transaction.atomic()."
         )
-    created = Event.objects.bulk_create(
-        Event(organization_id=organization_id, type=type, data=data) for type, data in events
-    )
-    for event in created:
-        transaction.on_commit(functools.partial(_announce, event.id, organization_id, event.type))
+    if len(events) < COPY_FROM:
+        created = Event.objects.bulk_create(
+            Event(organization_id=organization_id, type=type, data=data) for type, data in events
+        )
+    else:
+        created = _copy_in(organization_id, events)
+    announced = [(event.id, event.type) for event in created]
+    transaction.on_commit(functools.partial(_announce_all, organization_id, announced))
     return created
+
+
+def _copy_in(organization_id, events: list[tuple[str, dict]]) -> list[Event]:
+    now = timezone.now()
+    created = [
+        Event(
+            id=uuid.uuid4(), organization_id=organization_id, type=type, created_at=now, data=data
+        )
+        for type, data in events
+    ]
+    insert_rows(
+        Event,
+        ("id", "type", "data"),
+        [(event.id, event.type, Jsonb(event.data, dumps=_encode)) for event in created],
+        same={"organization_id": organization_id, "created_at": now},
+    )
+    return created
+
+
+def _announce_all(organization_id, events: list[tuple]) -> None:
+    for event_id, type in events:
+        _announce(event_id, organization_id, type)
 
 
 def _announce(event_id, organization_id, type: str) -> None:

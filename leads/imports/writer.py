@@ -28,11 +28,11 @@ from django.db.models import CharField, F, Lookup, Value
 from django.utils import timezone
 from rest_framework import serializers
 
+from apollo.bulk import NEW_UUID, insert_rows, update_rows
 from leads.imports.context import ImportContext
 from leads.imports.normalize import ERROR, WARNING, Draft, Issue
-from leads.imports.staging import NEW_UUID, insert_rows, update_rows
 from leads.models import Activity, Lead, LeadImportIssue
-from webhooks.models import Event
+from webhooks.services import events_emit_many
 
 SKIP, UPDATE = "skip", "update"
 LEAD_COLUMNS = (
@@ -94,7 +94,6 @@ EVENT_FIELDS = (
 )
 # Columns copied row by row; the others are the same in every row of a batch.
 ACTIVITY_COLUMNS = ("lead_id", "type", "data")
-EVENT_COLUMNS = ("type", "data")
 ISSUE_COLUMNS = (
     "severity",
     "row",
@@ -414,15 +413,7 @@ class Batch:
                 "created_at": now,
             },
         )
-        # TODO(apollo): events go in through the outbox table without event_committed;
-        # delivery finds them by its sweep. A bulk emitter in webhooks.services would
-        # announce them too.
-        insert_rows(
-            Event,
-            EVENT_COLUMNS,
-            events,
-            same={"id": NEW_UUID, "organization_id": context.organization_id, "created_at": now},
-        )
+        events_emit_many(organization_id=context.organization_id, events=events)
 
     def _change_activities(self, entry: Entry) -> list[tuple]:
         """The activities of ``leads.services`` for the same change, in its shapes."""

@@ -16,6 +16,7 @@ from leads.models import Lead, LeadImport, LeadImportIssue
 from tests.conftest import Client
 from tests.leads.conftest import events, make_lead
 from tests.leads.import_files import csv_bytes, row, rows, uploaded
+from webhooks.signals import event_committed
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +95,32 @@ def test_it_commits_each_batch_with_the_jobs_progress(queue_job, org):
     assert seen == [2, 2, 1]
     assert counters(job) == ("completed", 6, 5, 0, 0, 0)
     assert emails(org) == expected_emails(5)
+
+
+def test_it_announces_each_event_of_a_batch_once_the_batch_commits(
+    queue_job, org, django_capture_on_commit_callbacks
+):
+    job = queue_job(csv_bytes(rows(3)))
+    announced = []
+
+    def receiver(sender, event_id, organization_id, type, **kwargs):
+        announced.append((event_id, organization_id, type))
+
+    event_committed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            lead_import_run(job.pk, batch_size=2)
+    finally:
+        event_committed.disconnect(receiver)
+
+    stored_events = [(event.id, org.id, event.type) for event in events(org)]
+    assert sorted(announced) == sorted(stored_events)
+    assert sorted(type for _, _, type in announced) == [
+        "lead.created",
+        "lead.created",
+        "lead.created",
+        "lead_import.completed",
+    ]
 
 
 def test_it_refreshes_the_orgs_lead_statistics_each_time_the_import_doubles_them(

@@ -405,6 +405,29 @@ def test_it_emits_many_events_at_once_and_announces_each_after_commit(
     ]
 
 
+def test_it_copies_a_big_batch_in_with_its_ids_and_times_encoded(
+    client_for, org, admin, received, django_capture_on_commit_callbacks
+):
+    lead_id = uuid.uuid4()
+    at = datetime.datetime(2026, 6, 26, 17, 45, 13, 120000, tzinfo=datetime.UTC)
+    batch = [("lead.created", {"n": n, "lead_id": lead_id, "at": at}) for n in range(150)]
+
+    with django_capture_on_commit_callbacks(execute=True), org_scope(org.id):
+        events = events_emit_many(organization_id=org.id, events=batch)
+
+    assert stored_ids() == {event.id for event in events}
+    assert received == [(event.id, org.id, "lead.created") for event in events]
+    response = client_for(admin).get(f"/v1/events/{events[149].id}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": str(events[149].id),
+        "type": "lead.created",
+        "created_at": iso(events[149].created_at),
+        "organization_id": str(org.id),
+        "data": {"n": 149, "lead_id": str(lead_id), "at": "2026-06-26T17:45:13.120Z"},
+    }
+
+
 def test_it_refuses_a_batch_with_an_unknown_type_whole(org):
     with pytest.raises(ValueError, match="Unknown event types"), org_scope(org.id):
         events_emit_many(
