@@ -148,6 +148,7 @@ class _Run:
         """Write one batch with the job's progress; whether a cancel was requested."""
         start, next_row = self.next_row, batch[-1].row + 1
         with org_scope(self.job.organization_id):
+            _commit_without_waiting_for_disk()
             counts = write_batch(context, batch)
             advanced = LeadImport.objects.filter(
                 pk=self.job.pk, status=Status.RUNNING, next_row=start
@@ -204,6 +205,18 @@ class _Run:
             },
         )
         return Outcome(job.status) if ended else Outcome.GONE
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Let the batch's commit return before its write-ahead log reaches the disk.
+
+    A crash may then lose the last batches that were reported committed, but only
+    whole: each batch's rows and the job's ``next_row`` share one transaction, so the
+    resumed job reads those rows again. Waiting for the disk at every batch costs an
+    import a tenth of its time.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _increments(counts: Counts) -> dict:
