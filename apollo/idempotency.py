@@ -14,6 +14,11 @@ Guarantees:
    the same key with another body answers 422 ``idempotency_key_reused``.
 5. A 4xx answer is stored too, but the request's effects are rolled back to the
    savepoint taken right after the claim, so only the record commits.
+
+The packages looked at first (drf-idempotency, django-idempotency-key,
+drf-idempotencykey) scope a key by user at most, never by organization, and none
+documents claiming the key inside the request's own transaction, which guarantee 2
+rests on. Expired records are deleted by ``manage.py prune_idempotency_keys``.
 """
 
 import hashlib

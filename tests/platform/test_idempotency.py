@@ -1,7 +1,9 @@
+import io
 import threading
 import time
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from apollo.models import IdempotencyRecord
@@ -123,6 +125,23 @@ def test_it_frees_an_expired_key(client_for, owner, org):
     assert again.status_code == 201
     assert "Idempotent-Replayed" not in again.headers
     assert Organization.objects.filter(name="First").count() == 2
+
+
+def test_the_sweep_deletes_expired_keys_of_every_org_and_keeps_live_ones(
+    client_for, owner, org, other_org, outsider
+):
+    post(client_for(owner), "/v1/invitations", INVITE, "old")
+    post(client_for(outsider, organization=other_org), "/v1/invitations", INVITE, "old")
+    post(client_for(owner), "/v1/invitations", {**INVITE, "email": "b@x.io"}, "live")
+    with privileged("test"):
+        IdempotencyRecord.objects.filter(key="old").update(expires_at="2000-01-01T00:00:00Z")
+    out = io.StringIO()
+
+    call_command("prune_idempotency_keys", "--batch-size", "1", verbosity=0, stdout=out)
+
+    with privileged("test"):
+        assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["live"]
+    assert out.getvalue().startswith("Deleted 2 idempotency keys from before ")
 
 
 def test_it_ignores_the_key_on_reads(client_for, owner):

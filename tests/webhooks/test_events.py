@@ -342,7 +342,7 @@ def test_it_prunes_only_events_older_than_the_retention(org, other_org):
     call_command("prune_events", "--batch-size", "1", verbosity=0, stdout=out)
 
     assert stored_ids() == {event.id for event in kept}
-    assert out.getvalue().startswith(f"Deleted {len(old)} events created before ")
+    assert out.getvalue().startswith(f"Deleted {len(old)} events from before ")
 
 
 def test_it_prunes_nothing_in_a_dry_run(org):
@@ -354,7 +354,7 @@ def test_it_prunes_nothing_in_a_dry_run(org):
     call_command("prune_events", "--days", "7", "--dry-run", verbosity=0, stdout=out)
 
     assert len(stored_ids()) == 2
-    assert out.getvalue().startswith("Would delete 1 events created before ")
+    assert out.getvalue().startswith("Would delete 1 events from before ")
 
 
 # The support admin
