@@ -212,6 +212,14 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Run by the worker that ``manage.py run`` starts (its --beat); in production, by one
+# ``celery -A apollo beat`` process.
+CELERY_BEAT_SCHEDULE = {
+    "resume-stalled-lead-imports": {
+        "task": "leads.tasks.resume_stalled_lead_imports",
+        "schedule": 60.0,
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -200,6 +200,7 @@ class LeadImport(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A running job's last sign of life from its worker; a queued job's last enqueueing.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -64,6 +64,8 @@ def lead_import_create(*, organization, user, upload, options: dict) -> LeadImpo
         file_format=layout.format,
         options=options,
         rows=found.rows,
+        # Enqueued now, by the caller's commit: the stalled-job sweep waits from here.
+        heartbeat_at=timezone.now(),
     )
     job.file.save(f"{organization.pk}/{job.pk}{_suffix(upload.name, layout)}", upload, save=False)
     job.save()

@@ -95,10 +95,14 @@ def lead_import_run(job_id, *, batch_size: int | None = None, progress=None) -> 
         )
 
 
+def stale(now) -> Q:
+    """Jobs nothing has touched for ``APOLLO_IMPORT_STALE_SECONDS``."""
+    return Q(heartbeat_at__lt=now - config.stale_after()) | Q(heartbeat_at__isnull=True)
+
+
 def _claim(job_id) -> tuple[LeadImport | None, Outcome | None]:
     now = timezone.now()
-    stale = Q(heartbeat_at__lt=now - config.stale_after()) | Q(heartbeat_at__isnull=True)
-    claimable = Q(status=Status.QUEUED) | (Q(status=Status.RUNNING) & stale)
+    claimable = Q(status=Status.QUEUED) | (Q(status=Status.RUNNING) & stale(now))
     claimed = LeadImport.objects.filter(claimable, pk=job_id).update(
         status=Status.RUNNING,
         heartbeat_at=now,

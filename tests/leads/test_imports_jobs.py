@@ -268,6 +268,76 @@ def test_it_cancels_at_once_a_running_job_whose_worker_is_gone(queue_job, org, m
     assert emails(org) == []
 
 
+# The sweep of stalled jobs
+
+
+def age(job, *, minutes: int, **fields) -> None:
+    with privileged("a test lets time pass"):
+        at = timezone.now() - datetime.timedelta(minutes=minutes)
+        LeadImport.objects.filter(pk=job.pk).update(heartbeat_at=at, **fields)
+
+
+def test_the_sweep_runs_jobs_whose_message_was_lost_or_whose_worker_died(
+    queue_job, org, crash_on_batch, monkeypatch
+):
+    lost = queue_job(csv_bytes(rows(2)))
+    crashed = queue_job(csv_bytes(rows(4, start=3)))
+    crash_on_batch(2, WorkerKilled())
+    with pytest.raises(WorkerKilled):
+        lead_import_run(crashed.pk, batch_size=2)
+    monkeypatch.undo()
+    age(lost, minutes=6)
+    age(crashed, minutes=6)
+
+    assert tasks.resume_stalled_lead_imports.delay().get() == 2
+
+    assert counters(lost) == ("completed", 3, 2, 0, 0, 0)
+    assert counters(crashed) == ("completed", 5, 4, 0, 0, 0)
+    assert emails(org) == expected_emails(6)
+
+
+def test_the_sweep_leaves_fresh_and_ended_jobs_alone(queue_job, org):
+    fresh = queue_job(csv_bytes(rows(1)))
+    live = queue_job(csv_bytes(rows(1, start=2)))
+    age(live, minutes=1, status="running")
+    ended = queue_job(csv_bytes(rows(1, start=3)))
+    age(ended, minutes=60, status="cancelled")
+
+    assert tasks.resume_stalled_lead_imports.delay().get() == 0
+
+    assert [stored(job).status for job in (fresh, live, ended)] == [
+        "queued",
+        "running",
+        "cancelled",
+    ]
+    assert emails(org) == []
+
+
+def test_the_sweep_enqueues_a_waiting_job_once_per_stale_period(queue_job, monkeypatch):
+    job = queue_job(csv_bytes(rows(1)))
+    age(job, minutes=6)
+    enqueued = []
+    monkeypatch.setattr(tasks.run_lead_import, "delay", enqueued.append)
+
+    first = tasks.resume_stalled_lead_imports.run()
+    second = tasks.resume_stalled_lead_imports.run()
+
+    assert (first, second) == (1, 0)
+    assert enqueued == [str(job.pk)]
+    assert stored(job).status == "queued"
+
+
+def test_the_resume_command_lists_stalled_jobs_in_a_dry_run(queue_job):
+    job = queue_job(csv_bytes(rows(1)))
+    age(job, minutes=6)
+    out = io.StringIO()
+
+    call_command("resume_lead_imports", "--dry-run", stdout=out)
+
+    assert out.getvalue() == f"{job.pk}\n1 stalled import jobs; none enqueued.\n"
+    assert stored(job).status == "queued"
+
+
 # The task and the limits
 
 

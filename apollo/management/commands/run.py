@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from apollo.local_services import VAR_DIR
 from orgs import services as org_services
 from orgs.auth import issuer
 from orgs.models import Membership, Organization, User
@@ -74,6 +75,10 @@ class Command(BaseCommand):
             "INFO",
             "--concurrency",
             "2",
+            # The periodic sweeps of CELERY_BEAT_SCHEDULE, in this one worker.
+            "--beat",
+            "--schedule",
+            str(VAR_DIR / "celerybeat-schedule"),
         ]
         return [subprocess.Popen(web), subprocess.Popen(worker)]
 
