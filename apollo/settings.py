@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apollo",
     "orgs",
     "pipelines",
@@ -68,6 +69,8 @@ MIDDLEWARE = [
     "apollo.middleware.RequestLogMiddleware",
     "apollo.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The admin's and the API docs' static files, served by the app itself.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -126,7 +129,9 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves the admin's and the docs' files from the installed apps; nothing
+# to collect.
+WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Bodies larger than this are refused with 413 before they are read.
@@ -158,6 +163,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/v1",
+    # Swagger UI from the installed package, not a CDN: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Rate limits per org and operation class, as "<requests>/<seconds>s" (or /m, /h).
@@ -212,6 +220,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# The worker logs through LOGGING below (JSON lines with the org and request ids).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Run by the worker that ``manage.py run`` starts (its --beat); in production, by one
 # ``celery -A apollo beat`` process.
 CELERY_BEAT_SCHEDULE = {

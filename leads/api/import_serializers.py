@@ -59,6 +59,16 @@ class LeadImportCreateSerializer(serializers.Serializer):
         return value
 
 
+class ColumnSerializer(serializers.Serializer):
+    column = serializers.CharField(read_only=True, help_text="The column's name in the file.")
+    field = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The lead field it fills (`custom_fields.<key>` for a custom field), or "
+        "null for a column the import ignores (a second email or phone, an index).",
+    )
+
+
 class LeadImportSerializer(serializers.ModelSerializer):
     pipeline_id = serializers.UUIDField(source="options.pipeline_id", read_only=True)
     match_key = serializers.CharField(source="options.match_key", read_only=True)
@@ -73,6 +83,13 @@ class LeadImportSerializer(serializers.ModelSerializer):
         read_only=True,
         allow_null=True,
         help_text="The mapping sent with the upload, if any.",
+    )
+    columns = ColumnSerializer(
+        source="options.columns",
+        many=True,
+        read_only=True,
+        allow_null=True,
+        help_text="How the file's columns are read, in the file's order.",
     )
     rows = serializers.IntegerField(
         read_only=True,
@@ -98,6 +115,7 @@ class LeadImportSerializer(serializers.ModelSerializer):
             "default_region",
             "create_missing_stages",
             "mapping",
+            "columns",
             "rows",
             "created",
             "updated",

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apollo.errors import ApiError, Conflict, ValidationFailed
 from leads.imports import config
-from leads.imports.mapping import Mapper, custom_keys, mapping_problems
+from leads.imports.mapping import Mapper, Plan, custom_keys, mapping_problems
 from leads.imports.reading import (
     JSONL,
     TooManyRows,
@@ -55,7 +55,8 @@ def lead_import_create(*, organization, user, upload, options: dict) -> LeadImpo
         )
     layout, found = _inspect(upload)
     options["pipeline_id"] = str(_pipeline(organization, options["pipeline_id"]).pk)
-    _check_mapping(organization, options["mapping"], found.columns)
+    plan = _checked_plan(organization, options["mapping"], found.columns)
+    options["columns"] = plan.targets(found.columns)
 
     job = LeadImport(
         organization=organization,
@@ -117,19 +118,21 @@ def _pipeline(organization, pipeline_id) -> Pipeline:
     return pipeline
 
 
-def _check_mapping(organization, explicit, columns) -> None:
+def _checked_plan(organization, explicit, columns) -> Plan:
     definitions = LeadField.objects.filter(organization=organization)
     keys = custom_keys(list(definitions.values_list("key", "label")))
     problems = mapping_problems(explicit or {}, columns, keys)
     if problems:
         raise ValidationFailed(details=problems)
-    if not Mapper(explicit, keys).plan(columns).has_name:
+    plan = Mapper(explicit, keys).plan(columns)
+    if not plan.has_name:
         raise ValidationFailed.for_field(
             "mapping",
             "No column gives the lead's name: map one to contact_name, or columns to "
             "first_name and last_name.",
             code="name_column_missing",
         )
+    return plan
 
 
 def _suffix(name: str | None, layout) -> str:

@@ -78,6 +78,13 @@ class Plan:
     def has_name(self) -> bool:
         return any(name in self.fields for name in NAME_FIELDS)
 
+    def targets(self, columns) -> list[dict]:
+        """Each column with the field it fills (``custom_fields.<key>`` for a custom
+        one), or None for a column the import ignores; in the file's order."""
+        targets = {column: name for name, column in self.fields.items()}
+        targets.update((column, CUSTOM_PREFIX + key) for key, column in self.custom.items())
+        return [{"column": column, "field": targets.get(column)} for column in columns]
+
 
 class Mapper:
     """Builds the plan of each set of columns seen (one for a CSV file), once."""

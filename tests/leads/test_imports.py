@@ -110,6 +110,25 @@ def test_it_answers_the_queued_job_and_the_worker_imports_the_file(
         "default_region": "US",
         "create_missing_stages": False,
         "mapping": None,
+        "columns": [
+            {"column": column, "field": field}
+            for column, field in [
+                ("Index", None),
+                ("Account Id", "external_id"),
+                ("Lead Owner", "owner"),
+                ("First Name", "first_name"),
+                ("Last Name", "last_name"),
+                ("Company", "company_name"),
+                ("Phone 1", "phone"),
+                ("Phone 2", None),
+                ("Email 1", "email"),
+                ("Email 2", None),
+                ("Website", "website"),
+                ("Source", "source"),
+                ("Deal Stage", "stage"),
+                ("Notes", "notes"),
+            ]
+        ],
         "rows": 3,
         "created": 0,
         "updated": 0,
@@ -363,6 +382,13 @@ def test_it_fills_custom_fields_tags_and_value_from_their_columns(run_import, or
     assert first.custom_fields == {"industry": "Tech", "team_size": 12}
     assert (first.tags, first.value_cents) == (["vip", "big deal"], 125050)
     assert (second.custom_fields, second.value_cents) == ({}, 0)
+    assert stored_job(job.id).options["columns"][-5:] == [
+        {"column": "Industry", "field": "custom_fields.industry"},
+        {"column": "Team Size", "field": "custom_fields.team_size"},
+        {"column": "Tags", "field": "tags"},
+        {"column": "Value", "field": "value"},
+        {"column": "Unknown Column", "field": None},
+    ]
     codes = {(issue[2], issue[3]) for issue in issues_of(job) if issue[1] == 2}
     assert codes >= {
         ("Industry", "custom_value_invalid"),
@@ -379,6 +405,11 @@ def test_it_follows_an_explicit_mapping(run_import, org):
     lead = lead_by_email(org, row(1)["Email 2"])
     assert (lead.company_name, lead.phone) == (row(1)["Notes"], "")
     assert stored_job(job.id).options["mapping"] == mapping
+    assert {
+        target["column"]: target["field"]
+        for target in stored_job(job.id).options["columns"]
+        if target["column"] in mapping
+    } == mapping
 
 
 # Duplicates

@@ -75,6 +75,18 @@ def test_it_serves_the_interactive_docs_as_html(anonymous):
     assert b"swagger-ui" in response.content
 
 
+def test_the_docs_load_their_scripts_from_this_server_not_a_cdn(anonymous):
+    page = anonymous.get("/v1/docs").content.decode()
+    script = "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
+
+    served = anonymous.get(script)
+
+    assert script in page
+    assert "cdn" not in page
+    assert served.status_code == 200
+    assert served["Content-Type"].startswith("text/javascript")
+
+
 def test_it_generates_the_schema_without_warnings_and_valid(tmp_path):
     # Warnings are counted process-wide and emitted once: start from a clean slate.
     GENERATOR_STATS.reset()
