@@ -133,6 +133,9 @@ def caller_scope(request, organization=None) -> str:
     """Whose budget a request spends: its org's, else its user's, else its address's."""
     if organization is not None:
         return f"org:{organization.id}"
-    if getattr(request, "user", None) is not None:
-        return f"user:{request.user.pk}"
+    # ``_user``, not ``user``: an answer refused before authentication ran (a 406) must
+    # not run it now, inside a transaction that its error has already doomed.
+    user = getattr(request, "_user", None)
+    if user is not None:
+        return f"user:{user.pk}"
     return f"ip:{request.META.get('REMOTE_ADDR', '')}"

@@ -92,6 +92,26 @@ def test_it_answers_a_wrong_method_on_a_plain_django_view_with_the_envelope(anon
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/v1/me", {"HTTP_ACCEPT": "text/html"}),
+        ("/v1/members", {"HTTP_ACCEPT": "application/xml"}),
+    ],
+)
+def test_it_answers_a_signed_in_caller_who_accepts_no_json_with_not_acceptable(
+    client_for, owner, path, headers
+):
+    response = client_for(owner).get(path, **headers)
+
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == envelope(
+        response, "not_acceptable", "This resource answers application/json only."
+    )
+    assert response["RateLimit-Policy"]
+
+
 def test_it_answers_malformed_json_with_malformed_json(anonymous):
     response = anonymous.post(
         "/v1/auth/token", data='{"email": "a@example.com",', content_type="application/json"
