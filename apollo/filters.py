@@ -31,7 +31,11 @@ def parse_timestamp(raw: str) -> datetime.datetime:
     value = datetime.datetime.fromisoformat(text)
     if timezone.is_naive(value):
         value = value.replace(tzinfo=datetime.UTC)
-    return value.astimezone(datetime.UTC)
+    try:
+        return value.astimezone(datetime.UTC)
+    except OverflowError:
+        # Year 9999 minus an offset, or year 1 plus one, has no UTC time.
+        raise ValueError(f"{raw!r} is out of the range of UTC times") from None
 
 
 class UtcDateTimeField(forms.DateTimeField):

@@ -45,7 +45,8 @@ class IdempotentReplay(Exception):
     """Raised instead of running a handler whose answer is already stored."""
 
     def __init__(self, record: IdempotencyRecord):
-        self.response = Response(record.response_body, status=record.response_status)
+        body = json.loads(record.response_body) if record.response_body else None
+        self.response = Response(body, status=record.response_status)
         self.response[REPLAYED_HEADER] = "true"
         super().__init__("replay")
 
@@ -153,7 +154,7 @@ def complete(claim_: Claim, response) -> None:
         transaction.savepoint_rollback(claim_.savepoint)
     body = getattr(response, "data", None)
     claim_.record.response_status = response.status_code
-    claim_.record.response_body = (
-        json.loads(JSONRenderer().render(body)) if body is not None else None
-    )
+    # JSON text, not jsonb: an answer that quotes a NUL character of the request
+    # stores as the escape ``\u0000``, which jsonb refuses.
+    claim_.record.response_body = JSONRenderer().render(body).decode() if body is not None else ""
     claim_.record.save(update_fields=["response_status", "response_body"])

@@ -145,7 +145,7 @@ MEDIA_ROOT = Path(os.environ.get("APOLLO_MEDIA_ROOT", str(VAR_DIR / "media")))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["orgs.auth.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apollo.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "apollo.schema.ApolloAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["apollo.filters.StrictFilterBackend"],

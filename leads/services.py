@@ -467,11 +467,7 @@ def custom_value_check(definition: LeadField, value):
             raise Invalid(f"At most {CUSTOM_TEXT_LIMITS[kind]} characters.", "max_length")
         return value
     if kind == LeadField.Type.NUMBER:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise Invalid("Must be a number.")
         return value
     if kind == LeadField.Type.DATE:
@@ -483,6 +479,14 @@ def custom_value_check(definition: LeadField, value):
     if not isinstance(value, list) or any(choice not in definition.options for choice in value):
         raise Invalid(f"Must be a list of: {', '.join(definition.options)}.", "invalid_choice")
     return list(dict.fromkeys(value))
+
+
+def _finite(number: int | float) -> bool:
+    # An int too large for a float has no finite value a client could read back.
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 def _date(value) -> str:

@@ -32,6 +32,10 @@ class TagsField(forms.Field):
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value):
+        if any("\x00" in tag for tag in value or []):
+            raise forms.ValidationError(
+                "Null characters are not allowed.", code="null_characters_not_allowed"
+            )
         tags = list(dict.fromkeys(t for t in map(tag_normalize, value or []) if t))
         if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
             raise forms.ValidationError(

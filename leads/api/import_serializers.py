@@ -1,6 +1,7 @@
 import phonenumbers
 from rest_framework import serializers
 
+from apollo.parsers import nul_path
 from leads.imports.jobs import MATCH_KEYS, ON_DUPLICATE
 from leads.imports.mapping import FIELDS
 from leads.models import LeadImport, LeadImportIssue
@@ -15,14 +16,31 @@ MAPPING_HELP = (
 )
 
 
+class JsonTextField(serializers.JSONField):
+    """A JSON document sent as a form field's text."""
+
+    def __init__(self, **kwargs):
+        super().__init__(binary=True, **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            value = super().to_internal_value(data)
+            path = nul_path(value)
+        except RecursionError:
+            self.fail("invalid")
+        if path is not None:
+            raise serializers.ValidationError(
+                "Null characters are not allowed.", code="null_characters_not_allowed"
+            )
+        return value
+
+
 class LeadImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField(
         help_text="CSV (`,` `;` or tab separated; UTF-8, UTF-16 or Windows-1252) or "
         "JSON lines, with a header row for CSV."
     )
-    mapping = serializers.JSONField(
-        binary=True, required=False, allow_null=True, help_text=MAPPING_HELP
-    )
+    mapping = JsonTextField(required=False, allow_null=True, help_text=MAPPING_HELP)
     pipeline_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="Default: the org's default pipeline."
     )

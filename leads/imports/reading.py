@@ -13,6 +13,8 @@ Guarantees:
    start a row, and a blank row keeps its number though it yields nothing.
 5. A broken record (a wrong field count, a line that is not a JSON object) is yielded
    with its problem, and reading goes on with the next one.
+6. NUL characters, which PostgreSQL text cannot hold and no spreadsheet means, are
+   dropped from every value.
 """
 
 import codecs
@@ -158,7 +160,7 @@ def scan(binary, layout: Layout, max_rows: int) -> Scan:
     with _opened_text(binary, layout.encoding) as text:
         if layout.format == JSONL:
             return _scan_json_lines(text, max_rows)
-        reader = csv.reader(text, delimiter=layout.delimiter)
+        reader = csv.reader(_without_nul(text), delimiter=layout.delimiter)
         columns = _header(reader)
         rows = 0
         for _record in _csv_records(reader, columns, start=1):
@@ -185,8 +187,13 @@ def records(binary, layout: Layout, start: int = 1) -> Iterator[Record]:
         if layout.format == JSONL:
             yield from _json_records(text, start)
             return
-        reader = csv.reader(text, delimiter=layout.delimiter)
+        reader = csv.reader(_without_nul(text), delimiter=layout.delimiter)
         yield from _csv_records(reader, _header(reader), start)
+
+
+def _without_nul(lines) -> Iterator[str]:
+    for line in lines:
+        yield line.replace("\x00", "") if "\x00" in line else line
 
 
 def _header(reader) -> tuple[str, ...]:
@@ -231,10 +238,21 @@ def _json_records(text, start: int) -> Iterator[Record]:
             continue
         try:
             values = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             yield Record(row, None, "The line is not valid JSON.")
             continue
         if not isinstance(values, dict):
             yield Record(row, None, "The line is not a JSON object.")
             continue
-        yield Record(row, values)
+        # A NUL can only arrive escaped; its escape is the cheap test.
+        yield Record(row, _drop_nul(values) if "\\u0000" in line else values)
+
+
+def _drop_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_drop_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_drop_nul(key): _drop_nul(item) for key, item in value.items()}
+    return value

@@ -91,7 +91,7 @@ def lead_import_run(job_id, *, batch_size: int | None = None, progress=None) -> 
         logger.exception("lead_import_crashed", extra={"lead_import_id": str(job.pk)})
         return run.finish(
             Status.FAILED,
-            "The import stopped on an unexpected error; the rows before next_row are in.",
+            "The import stopped on an unexpected error; the rows it counted are in.",
         )
 
 

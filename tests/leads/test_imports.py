@@ -397,6 +397,23 @@ def test_it_fills_custom_fields_tags_and_value_from_their_columns(run_import, or
     }
 
 
+def test_a_nul_character_in_a_row_neither_fails_the_row_nor_the_job(run_import, org):
+    data = [row(1, **{"First Name": "Al\x00ice"}), row(2)]
+
+    job = run_import(csv_bytes(data))
+
+    assert counters(job) | {"warnings": 0} == {
+        "status": "completed",
+        "rows": 2,
+        "created": 2,
+        "updated": 0,
+        "skipped": 0,
+        "failed": 0,
+        "warnings": 0,
+    }
+    assert lead_by_email(org, data[0]["Email 1"]).contact_name.startswith("Alice ")
+
+
 def test_it_follows_an_explicit_mapping(run_import, org):
     mapping = {"Email 2": "email", "Email 1": None, "Notes": "company_name", "Phone 1": None}
 
@@ -638,6 +655,43 @@ def test_it_refuses_a_mapping_to_unknown_columns_or_fields(client_for, member):
     [nope, notes] = response.json()["error"]["details"]
     assert (nope["field"], nope["code"]) == ("mapping.Nope", "unknown_column")
     assert (notes["field"], notes["code"]) == ("mapping.Notes", "unknown_field")
+
+
+@pytest.mark.parametrize(
+    ("mapping", "code", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "invalid", "Value must be valid JSON."),
+        (
+            '{"Notes\\u0000": null}',
+            "null_characters_not_allowed",
+            "Null characters are not allowed.",
+        ),
+    ],
+)
+def test_it_refuses_a_mapping_it_cannot_read(client_for, member, mapping, code, message):
+    body = {"file": uploaded(csv_bytes(rows(1))), "mapping": mapping}
+
+    response = client_for(member).post(
+        "/v1/lead-imports", body, format="multipart", HTTP_IDEMPOTENCY_KEY="k"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == invalid(response, ("mapping", code, message))
+
+
+def test_it_replays_a_refusal_that_quotes_a_nul_character_of_the_upload(client_for, member):
+    client = client_for(member)
+
+    def upload():
+        body = {"file": uploaded(csv_bytes(rows(1))), "default_region": "U\x00S"}
+        return client.post("/v1/lead-imports", body, format="multipart", HTTP_IDEMPOTENCY_KEY="k")
+
+    first, again = upload(), upload()
+
+    assert first.status_code == 400
+    assert first.json()["error"]["details"][0]["field"] == "default_region"
+    assert (again.status_code, again.json()) == (400, first.json())
+    assert again["Idempotent-Replayed"] == "true"
 
 
 def test_it_refuses_another_orgs_pipeline_and_bad_options(client_for, member, other_org):

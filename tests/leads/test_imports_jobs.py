@@ -191,7 +191,7 @@ def test_it_fails_a_job_cleanly_on_an_unexpected_error_keeping_committed_rows(
     assert outcome is Outcome.FAILED
     assert counters(job) == ("failed", 3, 2, 0, 0, 0)
     assert stored(job).error == (
-        "The import stopped on an unexpected error; the rows before next_row are in."
+        "The import stopped on an unexpected error; the rows it counted are in."
     )
     assert emails(org) == expected_emails(2)
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [

@@ -122,6 +122,36 @@ def test_it_reads_json_lines_and_reports_a_broken_line():
     ]
 
 
+def test_it_reports_a_json_line_nested_too_deep_to_parse_and_reads_on():
+    deep = b'{"Name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    content = jsonl_bytes([row(1)]) + deep + jsonl_bytes([row(3)])
+
+    found = read(content)
+
+    assert [(r.row, r.problem) for r in found] == [
+        (1, ""),
+        (2, "The line is not valid JSON."),
+        (3, ""),
+    ]
+
+
+def test_it_drops_nul_characters_from_every_value():
+    csv_content = csv_bytes([row(1, **{"First Name": "Al\x00ice", "Notes": "a\x00\x00b"})])
+    json_content = (
+        b'{"First Name": "Al\\u0000ice", "Tags": ["v\\u0000ip"], "K\\u0000": 1}\n'
+        b'{"First Name": "Back\\\\u0000slash"}\n'
+    )
+
+    [from_csv] = read(csv_content)
+    from_json = [r.values for r in read(json_content)]
+
+    assert (from_csv.values["First Name"], from_csv.values["Notes"]) == ("Alice", "ab")
+    assert from_json == [
+        {"First Name": "Alice", "Tags": ["vip"], "K": 1},
+        {"First Name": "Back\\u0000slash"},
+    ]
+
+
 def test_it_starts_at_a_given_row_for_a_resumed_job():
     found = read(csv_bytes(rows(5)), start=4)
 

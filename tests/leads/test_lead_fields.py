@@ -272,6 +272,7 @@ def test_it_takes_a_custom_value_that_suits_its_type(
         ("long_text", "x" * 10001, "max_length", "At most 10000 characters."),
         ("number", True, "invalid", "Must be a number."),
         ("number", "5", "invalid", "Must be a number."),
+        ("number", 10**400, "invalid", "Must be a number."),
         ("date", "2026-02-30", "invalid", "Must be a date as YYYY-MM-DD."),
         ("date", "20260626", "invalid", "Must be a date as YYYY-MM-DD."),
         ("date", "2026-06-26T10:00:00Z", "invalid", "Must be a date as YYYY-MM-DD."),

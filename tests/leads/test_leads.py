@@ -809,6 +809,7 @@ UNKNOWN_STAGE_NAME = ("stage", "invalid_choice", "No stage of this organization 
 LONG_QUERY = ("q", "max_length", "Ensure this value has at most 200 characters (it has 201).")
 BAD_ORDER = ("order_by", "invalid_choice", f"Must be one of: {ORDER_KEYS}.")
 UNKNOWN_PARAMETER = ("owner", "unknown_parameter", "This endpoint has no such query parameter.")
+NUL = "Null characters are not allowed."
 
 
 @pytest.mark.parametrize(
@@ -824,6 +825,11 @@ UNKNOWN_PARAMETER = ("owner", "unknown_parameter", "This endpoint has no such qu
         ({"email": "ada@"}, ("email", "invalid", "Enter a valid email address.")),
         ({"q": "x" * 201}, LONG_QUERY),
         ({"tag": "x" * 51}, ("tag", "max_length", "A tag has at most 50 characters.")),
+        ({"tag": "a\x00b"}, ("tag", "null_characters_not_allowed", NUL)),
+        (
+            {"created_at__gte": "9999-12-31T23:59:59-23:59"},
+            ("created_at__gte", "invalid", BAD_TIME),
+        ),
         ({"created_at__gte": "yesterday"}, ("created_at__gte", "invalid", BAD_TIME)),
         ({"updated_at__lt": "2026-13-01"}, ("updated_at__lt", "invalid", BAD_TIME)),
         ({"order_by": "contact_name"}, BAD_ORDER),

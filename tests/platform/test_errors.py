@@ -51,11 +51,12 @@ handler404 = "apollo.errors.handler404"
 handler500 = "apollo.errors.handler500"
 
 
-def envelope(response, code: str, message: str) -> dict:
+def envelope(response, code: str, message: str, details=None) -> dict:
     request_id = response["X-Request-Id"]
     assert REQUEST_ID.match(request_id)
     assert response["Content-Type"] == "application/json"
-    return {"error": {"code": code, "message": message, "request_id": request_id}}
+    error = {"code": code, "message": message, "request_id": request_id}
+    return {"error": error | {"details": details} if details is not None else error}
 
 
 def test_it_answers_an_unknown_route_under_v1_with_not_found(anonymous):
@@ -120,6 +121,43 @@ def test_it_answers_malformed_json_with_malformed_json(anonymous):
     assert response.status_code == 400
     assert response.json() == envelope(
         response, "malformed_json", "The request body is not valid JSON."
+    )
+
+
+def test_it_answers_json_nested_too_deep_to_parse_with_malformed_json(anonymous):
+    body = '{"email": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    response = anonymous.post("/v1/auth/token", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == envelope(
+        response, "malformed_json", "The request body is not valid JSON."
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"email": "a\\u0000@example.com", "password": "x"}', "email"),
+        ('{"email": "a@example.com", "x\\u0000": 1}', "x\x00"),
+        ('{"a": {"b": [1, {"c": "\\u0000"}]}}', "a.b[1].c"),
+    ],
+)
+def test_it_refuses_a_nul_character_anywhere_in_a_json_body(anonymous, body, field):
+    response = anonymous.post("/v1/auth/token", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == envelope(
+        response,
+        "validation_error",
+        "The request is not valid.",
+        details=[
+            {
+                "field": field,
+                "code": "null_characters_not_allowed",
+                "message": "Null characters are not allowed.",
+            }
+        ],
     )
 
 

@@ -72,6 +72,13 @@ def test_it_records_an_unknown_route(anonymous):
     assert (row.status, row.error_code, row.route) == (404, "not_found", "")
 
 
+def test_it_records_a_path_that_carries_a_nul_character(anonymous):
+    response = anonymous.get("/v1/leads/a%00b")
+
+    row = logged(response)
+    assert (row.status, row.path) == (401, "/v1/leads/ab")
+
+
 def test_it_records_a_body_refused_before_it_was_read(anonymous, settings):
     settings.APOLLO_MAX_BODY_BYTES = 8
 

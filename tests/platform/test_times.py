@@ -27,7 +27,16 @@ def test_it_reads_query_timestamps_as_utc(raw, expected):
     assert parse_timestamp(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["yesterday", "2026-13-01T00:00:00Z", "2026-06-26T25:00"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        "2026-06-26T25:00",
+        "9999-12-31T23:59:59-23:59",
+        "0001-01-01T00:00:00+14:00",
+    ],
+)
 def test_it_refuses_an_unparseable_timestamp(raw):
     with pytest.raises(forms.ValidationError) as error:
         UtcDateTimeField().clean(raw)
