@@ -109,6 +109,10 @@ def _flatten_validation(detail, prefix="") -> list[dict]:
     ]
 
 
+class MalformedJson(drf.ParseError):
+    """A JSON body that cannot be read; other bodies' parse errors are plain ParseErrors."""
+
+
 def _translate(exc) -> ApiError | None:
     """Map the exceptions of DRF and Django onto the contract's codes."""
     match exc:
@@ -128,9 +132,15 @@ def _translate(exc) -> ApiError | None:
             return NotFound()
         case drf.MethodNotAllowed():
             return method_not_allowed()
-        case drf.ParseError():
+        case MalformedJson():
             return ApiError(
                 "The request body is not valid JSON.", code="malformed_json", status=400
+            )
+        case drf.ParseError():
+            return ApiError(
+                f"The request body cannot be read: {exc.detail}",
+                code="malformed_body",
+                status=400,
             )
         case drf.UnsupportedMediaType():
             return ApiError(

@@ -10,7 +10,7 @@
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from apollo.errors import ValidationFailed
+from apollo.errors import MalformedJson, ValidationFailed
 
 NUL = "\x00"
 
@@ -20,8 +20,8 @@ class JSONParser(parsers.JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
             path = nul_path(data)
-        except RecursionError:
-            raise ParseError("The JSON is nested too deeply.") from None
+        except (ParseError, RecursionError):
+            raise MalformedJson() from None
         if path is not None:
             raise ValidationFailed.for_field(
                 path, "Null characters are not allowed.", code="null_characters_not_allowed"

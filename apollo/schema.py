@@ -263,7 +263,8 @@ class ApolloAutoSchema(AutoSchema):
         if self._can_fail_validation(operation):
             add(400, "validation_error")
         if has_body:
-            add(400, "malformed_json")
+            media_types = operation["requestBody"].get("content", {})
+            add(400, "malformed_json" if "application/json" in media_types else "malformed_body")
         if self._is_list():
             add(400, "invalid_cursor")
         if not self._is_public():

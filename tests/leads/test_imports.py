@@ -679,6 +679,20 @@ def test_it_refuses_a_mapping_it_cannot_read(client_for, member, mapping, code, 
     assert response.json() == invalid(response, ("mapping", code, message))
 
 
+def test_it_answers_a_multipart_body_without_a_boundary_with_malformed_body(client_for, member):
+    response = client_for(member).post(
+        "/v1/lead-imports", data=b"file=x", content_type="multipart/form-data"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "malformed_body",
+        "message": "The request body cannot be read: Multipart form parse error - "
+        "Invalid boundary in multipart: None",
+        "request_id": response["X-Request-Id"],
+    }
+
+
 def test_it_replays_a_refusal_that_quotes_a_nul_character_of_the_upload(client_for, member):
     client = client_for(member)
 
