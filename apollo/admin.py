@@ -10,7 +10,25 @@ from orgs.models import Organization, User
 
 # The statuses the contract answers. A fixed list, because listing the distinct values
 # of the column would scan the whole (large) table on every page of the changelist.
-CONTRACT_STATUSES = (200, 201, 204, 400, 401, 402, 403, 404, 405, 406, 409, 413, 415, 422, 429, 500)
+CONTRACT_STATUSES = (
+    200,
+    201,
+    204,
+    400,
+    401,
+    402,
+    403,
+    404,
+    405,
+    406,
+    409,
+    411,
+    413,
+    415,
+    422,
+    429,
+    500,
+)
 
 
 class StatusFilter(admin.SimpleListFilter):

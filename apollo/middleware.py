@@ -80,7 +80,9 @@ class BodyLimitMiddleware:
     """Refuse a body over its limit by its declared length, unread.
 
     The limit is ``APOLLO_MAX_BODY_BYTES``, except on upload endpoints, which stream
-    files to disk and allow ``APOLLO_IMPORT_MAX_BYTES``.
+    files to disk and allow ``APOLLO_IMPORT_MAX_BYTES``. A body sent in chunks, with no
+    length, is refused too (411): Django would read it as empty, and the handler would
+    answer about a body the client never sent.
     """
 
     UPLOAD_PATHS = ("/v1/lead-imports",)
@@ -89,6 +91,11 @@ class BodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            return error_response(
+                411, "length_required", "Send the request body with a Content-Length header."
+            )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -278,6 +278,7 @@ class ApolloAutoSchema(AutoSchema):
             add(409, "idempotency_key_in_use")
             add(422, "idempotency_key_reused")
         if has_body:
+            add(411, "length_required")
             add(413, "payload_too_large")
             add(415, "unsupported_media_type")
         if self._is_rate_limited():

@@ -174,6 +174,22 @@ def test_it_refuses_a_body_over_the_limit_with_payload_too_large(anonymous, sett
     )
 
 
+def test_it_refuses_a_chunked_body_without_a_length_with_length_required(anonymous):
+    response = anonymous.generic(
+        "POST",
+        "/v1/auth/token",
+        b'{"email": "a@example.com"}',
+        content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+    )
+
+    assert response.status_code == 411
+    assert response.json() == envelope(
+        response, "length_required", "Send the request body with a Content-Length header."
+    )
+
+
 def test_it_refuses_a_body_that_is_not_json_with_unsupported_media_type(anonymous):
     response = anonymous.post("/v1/auth/token", data="email=a", content_type="text/plain")
 
