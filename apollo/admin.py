@@ -31,6 +31,19 @@ CONTRACT_STATUSES = (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records support reads and never edits: logs, timelines, events, import jobs."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
@@ -67,7 +80,7 @@ class OrganizationIdFilter(admin.SimpleListFilter):
 
 
 @admin.register(RequestLog)
-class RequestLogAdmin(admin.ModelAdmin):
+class RequestLogAdmin(ReadOnlyAdmin):
     """What support reads when a customer quotes a request id. Nothing here is editable."""
 
     list_display = (
@@ -90,15 +103,6 @@ class RequestLogAdmin(admin.ModelAdmin):
     search_help_text = "The exact request id, as in the X-Request-Id header (req_...)."
     # Counting every row of the table for "N total" would cost a full scan per page.
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="organization")
     def organization(self, row):

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apollo.admin import OrganizationIdFilter
+from apollo.admin import OrganizationIdFilter, ReadOnlyAdmin
 from leads import services
 from leads.models import Activity, Lead, LeadField
 from orgs.models import User
@@ -139,7 +139,7 @@ class LeadAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(ReadOnlyAdmin):
     """The append-only timeline; reached from a lead, filtered by its id."""
 
     list_display = ("created_at", "type", "lead_id", "actor_type", "actor_id", "organization")
@@ -150,30 +150,12 @@ class ActivityAdmin(admin.ModelAdmin):
     fields = ("id", "organization", "lead", "type", "actor_type", "actor_id", "data", "created_at")
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(LeadField)
-class LeadFieldAdmin(admin.ModelAdmin):
+class LeadFieldAdmin(ReadOnlyAdmin):
     list_display = ("key", "label", "type", "organization", "created_at")
     list_filter = (OrganizationIdFilter, "type")
     list_select_related = ("organization",)
     search_fields = ("=key",)
     fields = ("id", "organization", "key", "label", "type", "options", "created_at", "updated_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

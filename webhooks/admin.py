@@ -2,7 +2,7 @@ import uuid
 
 from django.contrib import admin
 
-from apollo.admin import OrganizationIdFilter
+from apollo.admin import OrganizationIdFilter, ReadOnlyAdmin
 from webhooks.models import Event
 from webhooks.services import EVENT_TYPES
 
@@ -21,7 +21,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     """Read-only: an event is a record of what happened, and webhooks may have sent it."""
 
     list_display = ("id", "organization", "type", "created_at")
@@ -45,12 +45,3 @@ class EventAdmin(admin.ModelAdmin):
         except ValueError:
             return queryset.none(), False
         return queryset.filter(pk=event_id), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
