@@ -1,8 +1,9 @@
 import uuid
 from http import HTTPStatus
 
+from django.apps import apps
 from django.contrib import admin
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from apollo.models import RequestLog
@@ -95,10 +96,12 @@ class RequestLogAdmin(ReadOnlyAdmin):
         "user",
         "idempotency_key",
         "client_ip",
+        "object",
     )
     list_filter = (StatusFilter, ("created_at", admin.DateFieldListFilter), OrganizationIdFilter)
     # An exact, case-sensitive match, which the unique index on request_id answers. The
     # admin's "=" prefix would not do: it means iexact, an UPPER() the index cannot serve.
+    readonly_fields = ("object",)
     search_fields = ("request_id__exact",)
     search_help_text = "The exact request id, as in the X-Request-Id header (req_...)."
     # Counting every row of the table for "N total" would cost a full scan per page.
@@ -112,10 +115,24 @@ class RequestLogAdmin(ReadOnlyAdmin):
     def user(self, row):
         return _link(User, row.user_id)
 
+    @admin.display(description="object")
+    def object(self, row):
+        """The object the request was about, linked to its admin page when it has one."""
+        if row.object_id is None:
+            return "-"
+        try:
+            model = apps.get_model(row.object_type)
+        except (LookupError, ValueError):
+            return f"{row.object_type} {row.object_id}"
+        return _link(model, row.object_id, label=f"{model._meta.verbose_name} {row.object_id}")
 
-def _link(model, pk):
+
+def _link(model, pk, label=None):
     """A link to the admin page of the object, without a query per row to name it."""
     if pk is None:
         return "-"
-    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
-    return format_html('<a href="{}">{}</a>', url, pk)
+    try:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
+    except NoReverseMatch:
+        return label or str(pk)
+    return format_html('<a href="{}">{}</a>', url, label or pk)

@@ -137,6 +137,7 @@ class RequestLogMiddleware:
         organization = getattr(request, "organization", None)
         user = getattr(request, "user", None)
         match = getattr(request, "resolver_match", None)
+        object_type, object_id = getattr(request, "touched", None) or ("", None)
         row = {
             "request_id": request.request_id,
             "organization_id": organization.id if organization else None,
@@ -150,6 +151,8 @@ class RequestLogMiddleware:
             "idempotency_key": _text(request.headers.get("Idempotency-Key", ""), 255),
             "client_ip": request.META.get("REMOTE_ADDR") or None,
             "user_agent": _text(request.headers.get("User-Agent", ""), 500),
+            "object_type": object_type,
+            "object_id": object_id,
             "created_at": timezone.now(),
         }
         # A plain INSERT: the model's save() (signals, a compiled query, RETURNING id)

@@ -29,6 +29,9 @@ class RequestLog(models.Model):
     idempotency_key = models.CharField(max_length=255, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
+    # The object the request read, changed or made: its model label and id.
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -5,6 +5,8 @@
 answer and stores it for replays. ``OrganizationViewSet`` and ``ApiView`` use it.
 """
 
+import uuid
+
 from rest_framework.views import APIView
 
 from apollo import idempotency, ratelimit
@@ -33,7 +35,21 @@ class ContractMixin:
             response.setdefault(name, value)
         if self.idempotency_claim is not None:
             idempotency.complete(self.idempotency_claim, response)
+        request._request.touched = self._touched(response)
         return response
+
+    def _touched(self, response) -> tuple[str, str] | None:
+        """The object an answer is about, for the request log: the served model's row
+        whose id the body carries (a detail, a creation, an action on one object)."""
+        body = getattr(response, "data", None)
+        queryset = getattr(self, "queryset", None)
+        if response.status_code >= 300 or not isinstance(body, dict) or queryset is None:
+            return None
+        try:
+            object_id = uuid.UUID(str(body.get("id")))
+        except ValueError:
+            return None
+        return queryset.model._meta.label_lower, object_id
 
     def _budget(self, request) -> "ratelimit.Budget":
         """The spent budget, or for an answer refused before it, the caller's, unspent."""

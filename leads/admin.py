@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from apollo.admin import OrganizationIdFilter, ReadOnlyAdmin
 from leads import services
-from leads.models import Activity, Lead, LeadField
+from leads.models import Activity, Lead, LeadField, LeadImport, LeadImportIssue
 from orgs.models import User
 from pipelines.models import Pipeline, Stage
 
@@ -149,6 +149,98 @@ class ActivityAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     fields = ("id", "organization", "lead", "type", "actor_type", "actor_id", "data", "created_at")
     readonly_fields = fields
+
+
+class ImportStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return LeadImport.Status.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
+@admin.register(LeadImport)
+class LeadImportAdmin(ReadOnlyAdmin):
+    """Import jobs and their counters; the rows they left out are one click away."""
+
+    list_display = (
+        "created_at",
+        "status",
+        "file_name",
+        "rows",
+        "created",
+        "updated",
+        "skipped",
+        "failed",
+        "warnings",
+        "organization",
+    )
+    list_filter = (OrganizationIdFilter, ImportStatusFilter)
+    list_select_related = ("organization",)
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    fields = (
+        "id",
+        "organization",
+        "status",
+        "file_name",
+        "file_format",
+        "options",
+        "rows",
+        "created",
+        "updated",
+        "skipped",
+        "failed",
+        "warnings",
+        "next_row",
+        "cancel_requested",
+        "error",
+        "issues",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="errors and warnings")
+    def issues(self, job):
+        url = reverse("admin:leads_leadimportissue_changelist")
+        return format_html('<a href="{}?job={}">the rows of this import</a>', url, job.pk)
+
+
+class ImportJobFilter(admin.SimpleListFilter):
+    """One job's issues; reached from the job's page, whose link carries its id."""
+
+    title = "import"
+    parameter_name = "job"
+
+    def lookups(self, request, model_admin):
+        return []
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            return queryset.filter(job_id=uuid.UUID(self.value()))
+        except ValueError:
+            return queryset.none()
+
+    def has_output(self):
+        # Shown only while it filters: there is no list of every job to pick from.
+        return self.value() is not None
+
+
+@admin.register(LeadImportIssue)
+class LeadImportIssueAdmin(ReadOnlyAdmin):
+    list_display = ("row", "severity", "column", "code", "message", "value", "job_id")
+    list_filter = (ImportJobFilter, "severity")
+    ordering = ("job_id", "row", "id")
+    show_full_result_count = False
 
 
 @admin.register(LeadField)

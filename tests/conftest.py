@@ -7,6 +7,7 @@ application's own code does: the test database enforces row-level security too.
 import os
 
 import pytest
+from django.test import Client as Browser
 from rest_framework.test import APIClient
 
 from apollo.celery import app as celery_app
@@ -71,6 +72,15 @@ class Client(APIClient):
         self.credentials(**headers)
         self.user = user
         self.organization = organization
+
+
+@pytest.fixture
+def support(db):
+    """A staff superuser, signed into the admin."""
+    user = User.objects.create_superuser(email="support@apollo.example", password=PASSWORD)
+    browser = Browser()
+    browser.force_login(user)
+    return browser
 
 
 @pytest.fixture

@@ -416,3 +416,25 @@ def test_the_command_refuses_what_the_api_refuses(org, tmp_path):
         call_command(
             "import_leads", str(path), "--org", str(org.id), "--as-user", "nobody@example.com"
         )
+
+
+# Support admin
+
+
+def test_support_sees_import_jobs_of_every_org_and_the_rows_each_left_out(support, queue_job, org):
+    job = queue_job(csv_bytes([row(1, **{"Email 1": "bad"}), row(2, **{"Phone 1": "?"})]))
+    lead_import_run(job.pk)
+    other = queue_job(csv_bytes([row(3, **{"Email 1": "worse"})]))
+    lead_import_run(other.pk)
+
+    jobs = support.get("/admin/leads/leadimport/", {"organization_id": str(org.id)})
+    page = support.get(f"/admin/leads/leadimport/{job.pk}/change/")
+    issues = support.get("/admin/leads/leadimportissue/", {"job": str(job.pk)})
+
+    assert {j.pk for j in jobs.context["cl"].result_list} == {job.pk, other.pk}
+    assert f'href="/admin/leads/leadimportissue/?job={job.pk}"' in page.text
+    assert [(i.row, i.code) for i in issues.context["cl"].result_list] == [
+        (1, "email_invalid"),
+        (2, "phone_invalid"),
+        (2, "owner_unknown"),
+    ]

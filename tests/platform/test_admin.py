@@ -24,15 +24,6 @@ pytestmark = pytest.mark.django_db
 REQUEST_LOG = "/admin/apollo/requestlog/"
 
 
-@pytest.fixture
-def support(db):
-    """A staff superuser, signed into the admin."""
-    user = User.objects.create_superuser(email="support@apollo.example", password=PASSWORD)
-    browser = Browser()
-    browser.force_login(user)
-    return browser
-
-
 def changelist_rows(response) -> list:
     assert response.status_code == 200
     return list(response.context["cl"].result_list)
@@ -133,6 +124,18 @@ def test_it_shows_the_columns_support_needs(support, client_for, owner, org):
         assert text in page
     assert f'href="/admin/orgs/organization/{org.id}/change/"' in page
     assert f'href="/admin/orgs/user/{owner.id}/change/"' in page
+
+
+def test_it_links_a_request_to_the_object_it_touched(support, client_for, member):
+    made = client_for(member).post("/v1/leads", {"contact_name": "Ada"}, format="json")
+    lead_id = made.json()["id"]
+
+    page = support.get(REQUEST_LOG).text
+    detail = support.get(f"{REQUEST_LOG}{RequestLog.objects.get().pk}/change/").text
+
+    link = f'href="/admin/leads/lead/{lead_id}/change/">lead {lead_id}</a>'
+    assert link in page
+    assert link in detail
 
 
 def test_it_lets_no_one_add_change_or_delete_a_request(support, client_for, owner):

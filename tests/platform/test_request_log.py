@@ -58,6 +58,24 @@ def test_it_records_the_error_code_of_a_refused_request(client_for, outsider, or
     assert row.organization_id is None
 
 
+def test_it_records_the_object_a_request_made_or_read(client_for, member):
+    client = client_for(member)
+    made = client.post("/v1/leads", {"contact_name": "Ada Lovelace"}, format="json")
+    lead_id = made.json()["id"]
+    read = client.get(f"/v1/leads/{lead_id}")
+    listed = client.get("/v1/leads")
+    missing = client.get("/v1/leads/8a4f6f4e-2a55-4b8e-9c1e-0d6b1f1c2d3e")
+
+    assert [(logged(r).object_type, str(logged(r).object_id)) for r in (made, read)] == [
+        ("leads.lead", lead_id),
+        ("leads.lead", lead_id),
+    ]
+    assert [(logged(r).object_type, logged(r).object_id) for r in (listed, missing)] == [
+        ("", None),
+        ("", None),
+    ]
+
+
 def test_it_records_a_request_without_a_token(anonymous):
     response = anonymous.get("/v1/me")
 
