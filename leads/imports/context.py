@@ -4,7 +4,7 @@ import functools
 from dataclasses import dataclass, field
 
 from apollo.errors import ApiError
-from leads.imports.mapping import Mapper, custom_keys
+from leads.imports.mapping import Mapper, custom_keys, fold
 from leads.imports.normalize import Normalizer
 from leads.models import ActorType, LeadField, LeadImport
 from orgs.models import Membership
@@ -12,6 +12,16 @@ from pipelines import services as pipeline_services
 from pipelines.models import Pipeline, Stage, StageKind
 
 MAX_STAGE_NAME = 100
+# What other CRMs call a closed deal, folded (``mapping.fold``), to the kind of stage it
+# is: such a lead goes to the pipeline's first stage of that kind, whatever its name.
+CLOSED_STAGE_NAMES = {
+    "closedwon": StageKind.WON,
+    "dealwon": StageKind.WON,
+    "won": StageKind.WON,
+    "closedlost": StageKind.LOST,
+    "deallost": StageKind.LOST,
+    "lost": StageKind.LOST,
+}
 
 
 class ImportSetupError(Exception):
@@ -85,6 +95,9 @@ class ImportContext:
             raise ImportSetupError("The import's pipeline has no active stage.")
         self.first_stage = stages[0]
         self.stages = {name_key(stage.name): stage for stage in stages}
+        self.first_stage_of_kind = {}
+        for stage in stages:
+            self.first_stage_of_kind.setdefault(stage.kind, stage)
         org_id = self.organization_id
         self.stage_names = dict(
             Stage.objects.filter(organization_id=org_id).values_list("pk", "name")
@@ -102,9 +115,12 @@ class ImportContext:
                 self.members_by_name[key] = None if key in self.members_by_name else user_id
 
     def stage_for(self, name: str) -> Stage | None:
-        """The active stage of that name, created first when the job says so."""
+        """The active stage of that name, else the closing stage the name means ("Closed
+        Won"), else one created first when the job says so."""
         key = name_key(name)
         stage = self.stages.get(key)
+        if stage is None and fold(name) in CLOSED_STAGE_NAMES:
+            stage = self.first_stage_of_kind.get(CLOSED_STAGE_NAMES[fold(name)])
         if stage is not None or not self.create_missing_stages or len(name) > MAX_STAGE_NAME:
             return stage
         try:

@@ -351,6 +351,28 @@ def test_it_adds_a_missing_stage_when_asked(run_import, org, pipeline):
     assert {lead.stage_id for lead in leads_of(org)} == {on_hold.id}
 
 
+@pytest.mark.parametrize("create_missing_stages", [False, True])
+def test_it_puts_a_closed_deal_of_another_crm_in_the_closing_stage_of_its_kind(
+    run_import, org, pipeline, stages, create_missing_stages
+):
+    names = ["Closed Won", "closed-lost", "Deal Won", "LOST"]
+    data = [row(n, **{"Deal Stage": name}) for n, name in enumerate(names, start=1)]
+
+    job = run_import(csv_bytes(data), create_missing_stages=create_missing_stages)
+
+    won, lost = stages[5], stages[6]
+    assert (won.name, lost.name) == ("Won", "Lost")
+    assert [lead_by_email(org, values["Email 1"]).stage for values in data] == [
+        won,
+        lost,
+        won,
+        lost,
+    ]
+    assert [code for _, _, _, code in issues_of(job) if code.startswith("stage")] == []
+    with org_scope(org.id):
+        assert pipeline.stages.count() == len(stages)
+
+
 def test_it_assigns_owners_by_member_email_or_name_and_reports_strangers(
     run_import, org, member, admin
 ):
