@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from apollo.local_services import VAR_DIR
+from apollo.tenancy import privileged
 from orgs import services as org_services
 from orgs.auth import issuer
 from orgs.models import Membership, Organization, User
@@ -45,7 +46,12 @@ class Command(BaseCommand):
         user = User.objects.filter(email__iexact=DEMO_EMAIL).first()
         if user is None:
             user = User.objects.create_user(email=DEMO_EMAIL, name="Demo Owner")
-        membership = Membership.objects.filter(user=user).first()
+        with privileged("the run command finds the demo owner's organization"):
+            membership = (
+                Membership.objects.filter(user=user, organization__name=DEMO_ORG)
+                .order_by("organization__created_at")
+                .first()
+            )
         if membership is None:
             organization = org_services.organization_create(owner=user, name=DEMO_ORG)
         else:
