@@ -5,7 +5,6 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.test import Client as Browser
 from django.test.utils import CaptureQueriesContext
 
 from apollo.tenancy import org_scope
@@ -13,9 +12,8 @@ from leads import selectors, services
 from leads.api.serializers import LeadSerializer
 from leads.models import Activity, Lead
 from leads.services import Actor
-from orgs.models import User
 from pipelines import services as pipeline_services
-from tests.conftest import PASSWORD, Client, add_member, make_user
+from tests.conftest import Client, add_member, make_user
 from tests.leads.conftest import (
     LEAD_NOT_FOUND,
     activity_body,
@@ -971,15 +969,12 @@ def test_it_answers_409_when_a_concurrent_write_took_the_email_first(
 # Support admin
 
 
-def test_it_shows_support_the_leads_of_every_org_and_finds_them(org, other_org, pipeline):
+def test_it_shows_support_the_leads_of_every_org_and_finds_them(support, org, other_org, pipeline):
     ada = make_lead(org, email="ada@example.com")
     grace = make_lead(other_org, contact_name="Grace Hopper", external_id="crm-9")
-    support = User.objects.create_superuser(email="support@apollo.example", password=PASSWORD)
-    browser = Browser()
-    browser.force_login(support)
 
     def rows(**params) -> set:
-        response = browser.get("/admin/leads/lead/", params)
+        response = support.get("/admin/leads/lead/", params)
         assert response.status_code == 200
         return {lead.id for lead in response.context["cl"].result_list}
 
@@ -988,7 +983,7 @@ def test_it_shows_support_the_leads_of_every_org_and_finds_them(org, other_org, 
     assert rows(q="crm-9") == {grace.id}
     assert rows(q="hopper") == {grace.id}
     assert rows(organization_id=str(org.id), pipeline_id=str(pipeline.id)) == {ada.id}
-    assert browser.get(f"/admin/leads/lead/{ada.id}/change/").status_code == 200
+    assert support.get(f"/admin/leads/lead/{ada.id}/change/").status_code == 200
 
 
 def test_it_finds_a_lead_by_email_through_the_unique_index_under_row_security(org):

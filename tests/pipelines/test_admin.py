@@ -4,23 +4,13 @@ import pytest
 from django.contrib import admin
 from django.test import Client as Browser
 
-from orgs.models import User
 from pipelines.admin import PipelineAdmin
 from pipelines.models import Pipeline
-from tests.conftest import PASSWORD
 from tests.pipelines.conftest import default_pipeline, make_pipeline, pipeline_body
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.pipelines.admin_urls")]
 
 PIPELINES = "/admin/pipelines/pipeline/"
-
-
-@pytest.fixture
-def support(db):
-    user = User.objects.create_superuser(email="support@apollo.example", password=PASSWORD)
-    browser = Browser()
-    browser.force_login(user)
-    return browser
 
 
 def form(name, stages=7) -> dict:
