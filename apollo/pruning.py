@@ -12,9 +12,11 @@ Guarantees:
 import argparse
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from tqdm import tqdm
 
 from apollo.tenancy import privileged
@@ -31,20 +33,30 @@ def positive_int(raw: str) -> int:
 
 class PruneCommand(BaseCommand):
     """Subclasses name the ``model``, its ``time_field``, what its rows are called
-    (``noun``) and, for a tenant table, the ``privileged_reason``; ``cutoff()`` says
-    which rows have expired: those whose time is before it."""
+    (``noun``) and, for a tenant table, the ``privileged_reason``. Rows expire
+    ``--days`` after their time, by default the setting ``retention_setting`` names;
+    or a subclass says when in ``cutoff()``."""
 
     model = None
     time_field = "created_at"
     noun = "rows"
     privileged_reason: str | None = None
+    retention_setting: str | None = None
 
     def cutoff(self, options) -> datetime:
-        raise NotImplementedError
+        """Rows whose time is before this have expired."""
+        return (timezone.now() - timedelta(days=options["days"])).replace(microsecond=0)
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=positive_int, default=5000)
         parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+        if self.retention_setting:
+            parser.add_argument(
+                "--days",
+                type=positive_int,
+                default=getattr(settings, self.retention_setting),
+                help=f"keep {self.noun} younger than this many days ({self.retention_setting})",
+            )
 
     def handle(self, *args, batch_size, dry_run, verbosity, **options):
         cutoff = self.cutoff(options)
