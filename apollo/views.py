@@ -38,7 +38,7 @@ class ContractMixin:
         request._request.touched = self._touched(response)
         return response
 
-    def _touched(self, response) -> tuple[str, str] | None:
+    def _touched(self, response) -> tuple[str, uuid.UUID] | None:
         """The object an answer is about, for the request log: the served model's row
         whose id the body carries (a detail, a creation, an action on one object)."""
         body = getattr(response, "data", None)
