@@ -420,6 +420,7 @@ def test_it_tells_an_expired_token_apart(anonymous, owner):
         {"token_use": "access"},
         {"token_use": None},
         {"sub": None},
+        {"sub": "x"},
         {"exp": None},
     ],
     ids=[
@@ -430,6 +431,7 @@ def test_it_tells_an_expired_token_apart(anonymous, owner):
         "access-token",
         "no-token-use",
         "no-subject",
+        "subject-not-an-id",
         "no-expiry",
     ],
 )
