@@ -28,10 +28,6 @@ def stage_active(pipeline: Pipeline, stage_id: uuid.UUID) -> Stage | None:
     return Stage.objects.filter(pipeline=pipeline, pk=stage_id, archived_at__isnull=True).first()
 
 
-def stage_is_active(stage_id) -> bool:
-    return Stage.objects.filter(pk=stage_id, archived_at__isnull=True).exists()
-
-
 def stage_first(pipeline: Pipeline) -> Stage | None:
     return (
         Stage.objects.filter(pipeline=pipeline, archived_at__isnull=True)

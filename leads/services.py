@@ -33,6 +33,7 @@ from apollo.errors import Conflict, ValidationFailed
 from leads import selectors
 from leads.api.serializers import MAX_VALUE_CENTS, ActivitySerializer, LeadSerializer
 from leads.models import Activity, ActorType, Lead, LeadField
+from pipelines import services as pipeline_services
 from webhooks.services import event_emit
 
 logger = logging.getLogger("apollo.leads")
@@ -589,13 +590,9 @@ def _save(lead: Lead, **kwargs) -> None:
 
 
 def _confirm_stage_active(stage) -> None:
-    """Refuse a stage archived by a transaction that committed while this one waited.
-
-    Writing the lead's row took a key-share lock on its stage, so an archive running
-    now (it locks the stage first) either sees this lead and moves it, or committed
-    before: then this fresh read sees it archived.
-    """
-    if not selectors.stage_is_active(stage.pk):
+    """Hold the lead's stage until this transaction ends, and refuse it if an archive
+    committed while this one waited (``pipelines.services.stages_hold``)."""
+    if not pipeline_services.stages_hold(stage.pipeline_id, [stage.pk]):
         raise ValidationFailed.for_field(
             "stage_id", "This stage was archived meanwhile; send another one.", "archived"
         )

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from apollo.tenancy import org_scope
+from leads import services as lead_services
 from leads.models import Activity, Lead
 from pipelines.models import Stage
 from tests.conftest import Client
@@ -447,3 +448,47 @@ def test_it_applies_exactly_one_of_two_concurrent_reorders(org, admin):
     stages = active_stages(pipeline)
     assert [stage.id for stage in stages] in orders
     assert [stage.position for stage in stages] == list(range(7))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_waits_for_a_lead_moving_into_the_stage_and_moves_it_too(org, admin):
+    pipeline = default_pipeline(org)
+    stages = active_stages(pipeline)
+    archived, target = stages[0], stages[2]
+    [lead] = make_leads(stages[1], [0])
+    moved, release, answers = threading.Event(), threading.Event(), {}
+
+    def move_lead_and_hold_the_transaction():
+        try:
+            with org_scope(org.id):
+                lead_services.lead_update(
+                    lead, actor=lead_services.Actor.system(), stage_id=archived.id
+                )
+                moved.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def archive():
+        try:
+            body = {"archived": True, "target_stage_id": str(target.id)}
+            response = Client(admin, org).patch(stage_url(pipeline, archived), body, format="json")
+            answers["archive"] = response.status_code
+        finally:
+            connection.close()
+
+    mover = threading.Thread(target=move_lead_and_hold_the_transaction)
+    mover.start()
+    assert moved.wait(10)
+    archiver = threading.Thread(target=archive)
+    archiver.start()
+    # The archive must wait for the move's transaction, not slip past it.
+    time.sleep(0.5)
+    assert "archive" not in answers
+    release.set()
+    for thread in (mover, archiver):
+        thread.join(30)
+
+    assert answers == {"archive": 200}
+    with org_scope(org.id):
+        assert Lead.objects.get(pk=lead.pk).stage_id == target.id
