@@ -121,16 +121,26 @@ def pipeline_create(*, organization, name, stages, is_default=False) -> Pipeline
         organization=organization, name=name, is_default=is_default or not has_default
     )
     _save_named(pipeline, "pipeline", "pipeline_name_ci_unique", force_insert=True)
-    Stage.objects.bulk_create(
-        Stage(
-            organization=organization,
-            pipeline=pipeline,
-            name=stage["name"],
-            kind=stage["kind"],
-            position=position,
-        )
-        for position, stage in enumerate(stages)
-    )
+    try:
+        with transaction.atomic():
+            Stage.objects.bulk_create(
+                Stage(
+                    organization=organization,
+                    pipeline=pipeline,
+                    name=stage["name"],
+                    kind=stage["kind"],
+                    position=position,
+                )
+                for position, stage in enumerate(stages)
+            )
+    except IntegrityError as error:
+        # Names Python's lower() keeps apart and the database's folds together (a final
+        # Greek sigma, a dotted capital I): the unique index has the last word.
+        if _constraint_of(error) != "stage_name_ci_unique":
+            raise
+        raise ValidationFailed.for_field(
+            "stages", "Stage names must be unique, compared without case.", code="unique"
+        ) from None
     return pipeline
 
 

@@ -233,6 +233,22 @@ def test_it_refuses_two_stages_of_one_name_in_another_case(client_for, admin):
     ]
 
 
+@pytest.mark.parametrize("names", [["\u0391\u03a3", "\u0391\u03c3"], ["\u0130", "i"]])
+def test_it_refuses_stage_names_only_the_database_folds_together(client_for, admin, names):
+    body = {"name": "Partners", "stages": [{"name": name, "kind": "open"} for name in names]}
+
+    response = client_for(admin).post("/v1/pipelines", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == [
+        {
+            "field": "stages",
+            "code": "unique",
+            "message": "Stage names must be unique, compared without case.",
+        }
+    ]
+
+
 def test_it_refuses_a_pipeline_without_stages_or_with_an_unknown_kind(client_for, admin, org):
     client = client_for(admin)
 
