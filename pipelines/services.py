@@ -223,21 +223,24 @@ def stages_hold(pipeline_id, stage_ids=None) -> set:
     """Share-lock the pipeline's active stages (or those of ``stage_ids``) for the
     caller's transaction; answer the ids of those still active.
 
-    Writers of leads call it before they commit leads to a stage. The lock conflicts
+    Writers of leads call it before they commit leads to a stage. The locks conflict
     with the FOR UPDATE that ``stage_update`` takes before it archives, so an archive
     either committed first (its stage is missing from the answer) or waits for the
     writer and then moves the writer's leads too. The foreign key's own lock comes too
-    late for that: the constraint is checked at commit. A share lock lets many writers
-    into one stage at once.
+    late for that: the constraint is checked at commit. Share locks let many writers
+    into one stage at once; the pipeline is locked first, in the order ``stage_update``
+    takes its locks, so a writer that adds a stage meanwhile cannot deadlock with it.
     """
-    table = connection.ops.quote_name(Stage._meta.db_table)
-    sql = f"SELECT id FROM {table} WHERE pipeline_id = %s AND archived_at IS NULL"  # noqa: S608
+    quote = connection.ops.quote_name
+    stages, pipelines = quote(Stage._meta.db_table), quote(Pipeline._meta.db_table)
+    sql = f"SELECT id FROM {stages} WHERE pipeline_id = %s AND archived_at IS NULL"  # noqa: S608
     params = [pipeline_id]
     if stage_ids is not None:
         sql += " AND id = ANY(%s)"
         params.append(list(stage_ids))
     with connection.cursor() as cursor:
-        cursor.execute(sql + " FOR SHARE", params)
+        cursor.execute(f"SELECT 1 FROM {pipelines} WHERE id = %s FOR SHARE", [pipeline_id])  # noqa: S608
+        cursor.execute(sql + " ORDER BY id FOR SHARE", params)
         return {row[0] for row in cursor.fetchall()}
 
 

@@ -114,6 +114,13 @@ class ImportContext:
                 key = name_key(name)
                 self.members_by_name[key] = None if key in self.members_by_name else user_id
 
+    def hold_stages(self) -> None:
+        """Hold the pipeline's active stages for the batch's transaction, reloading them
+        when one was archived or added meanwhile (``pipeline_services.stages_hold``)."""
+        active = pipeline_services.stages_hold(self.pipeline.pk)
+        if active != {stage.pk for stage in self.stages.values()}:
+            self._load_stages()
+
     def stage_for(self, name: str) -> Stage | None:
         """The active stage of that name, else the closing stage the name means ("Closed
         Won"), else one created first when the job says so."""

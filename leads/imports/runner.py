@@ -153,6 +153,7 @@ class _Run:
         start, next_row = self.next_row, batch[-1].row + 1
         with org_scope(self.job.organization_id):
             _commit_without_waiting_for_disk()
+            context.hold_stages()
             counts = write_batch(context, batch)
             advanced = LeadImport.objects.filter(
                 pk=self.job.pk, status=Status.RUNNING, next_row=start

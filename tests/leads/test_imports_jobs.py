@@ -13,6 +13,7 @@ from leads import tasks
 from leads.imports import Outcome, lead_import_create, lead_import_run, runner, writer
 from leads.imports.jobs import PayloadTooLarge
 from leads.models import Lead, LeadImport, LeadImportIssue
+from pipelines import services as pipeline_services
 from tests.conftest import Client
 from tests.leads.conftest import events, make_lead
 from tests.leads.import_files import csv_bytes, row, rows, uploaded
@@ -150,6 +151,32 @@ def test_it_runs_a_queued_job_from_the_task(queue_job, org):
     assert tasks.run_lead_import.delay(str(job.pk)).get() == "completed"
     assert tasks.run_lead_import.delay(str(job.pk)).get() == "gone"
     assert emails(org) == expected_emails(2)
+
+
+def test_a_stage_archived_while_a_job_runs_gets_no_lead_of_the_later_batches(
+    queue_job, org, stages
+):
+    data = [row(n, **{"Deal Stage": "Qualified", "Lead Owner": ""}) for n in range(1, 5)]
+    job = queue_job(csv_bytes(data))
+    qualified, target = stages[1], stages[2]
+
+    batches = []
+
+    def archive_after_the_first_batch(rows):
+        batches.append(rows)
+        if len(batches) == 1:
+            with org_scope(org.id):
+                pipeline_services.stage_update(qualified, archived=True, target_stage_id=target.id)
+
+    lead_import_run(job.pk, batch_size=2, progress=archive_after_the_first_batch)
+
+    with org_scope(org.id):
+        placed = sorted(Lead.objects.values_list("stage__name", flat=True))
+        reported = list(
+            LeadImportIssue.objects.filter(job_id=job.pk).order_by("row").values_list("row", "code")
+        )
+    assert placed == ["In conversation", "In conversation", "New lead", "New lead"]
+    assert reported == [(3, "stage_unknown"), (4, "stage_unknown")]
 
 
 # Crashes and resuming
