@@ -8,6 +8,7 @@ meet them too. Webhook events carry the same representations as the API answers.
 import datetime
 from collections.abc import Mapping
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.models import Activity, LeadField
@@ -60,11 +61,23 @@ LEAD_ROW_FIELDS = (
 )
 
 
+@extend_schema_field(
+    {
+        "anyOf": [
+            {"type": "string", "format": "email", "maxLength": 254},
+            {"type": "string", "maxLength": 0},
+        ]
+    }
+)
+class BlankableEmailField(serializers.EmailField):
+    """An email address, or "" for none: the schema says both."""
+
+
 class LeadSerializer(StrictSerializer):
     id = serializers.UUIDField(read_only=True)
     contact_name = serializers.CharField(max_length=200)
     company_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    email = serializers.EmailField(
+    email = BlankableEmailField(
         max_length=254,
         required=False,
         allow_blank=True,
@@ -77,7 +90,7 @@ class LeadSerializer(StrictSerializer):
         help_text="E.164, such as +14155550123.",
     )
     phone_extension = serializers.RegexField(
-        r"^\d{1,10}$", required=False, allow_blank=True, help_text="Digits only."
+        r"^\d{0,10}$", required=False, allow_blank=True, help_text="Digits only; empty for none."
     )
     website = serializers.CharField(max_length=500, required=False, allow_blank=True)
     source = serializers.CharField(max_length=100, required=False, allow_blank=True)
