@@ -254,53 +254,80 @@ def stage_has_leads(stage) -> bool:
     return Lead.objects.filter(stage=stage).exists()
 
 
-MOVE_CHUNK = 2000
+BULK_CHUNK = 2000
 
 
 @transaction.atomic
 def leads_move_stage(*, from_stage, to_stage, actor: Actor | None) -> int:
-    """Move every lead of ``from_stage`` to ``to_stage``, each with its activity and events.
+    """Move every lead of ``from_stage`` to ``to_stage``, each with its activity and events."""
+    change = {"from": _ref(from_stage), "to": _ref(to_stage)}
+    return _change_in_bulk(
+        from_stage.organization_id,
+        Lead.objects.filter(stage=from_stage),
+        {"stage": to_stage, "pipeline_id": to_stage.pipeline_id},
+        (Activity.Type.STAGE_CHANGED, change),
+        actor,
+        stage_changed=True,
+    )
 
-    The events go in with ``events_emit_many`` (copied in, not inserted one by one): a
-    stage of tens of thousands of leads moves in seconds.
+
+def on_membership_removed(sender, organization_id, user_id, actor_id, **kwargs):
+    """A member who left owns no lead: owners are members (or agents) of the org."""
+    leads_unassign(
+        organization_id=organization_id, owner_id=user_id, actor=Actor(ActorType.USER, actor_id)
+    )
+
+
+@transaction.atomic
+def leads_unassign(*, organization_id, owner_id, actor: Actor | None) -> int:
+    """Leave unassigned every lead of the org that ``owner_id`` owns (a member who left)."""
+    change = {"from": str(owner_id), "to": None}
+    return _change_in_bulk(
+        organization_id,
+        Lead.objects.filter(organization_id=organization_id, owner_id=owner_id),
+        {"owner_id": None},
+        (Activity.Type.ASSIGNMENT_CHANGED, change),
+        actor,
+    )
+
+
+def _change_in_bulk(
+    organization_id, leads, values: dict, activity: tuple, actor, *, stage_changed=False
+) -> int:
+    """Apply ``values`` to ``leads``, each with the same activity and its events.
+
+    The events go in with ``events_emit_many`` (copied in, not inserted one by one), and
+    leads are serialized many at a time: a serializer built per lead costs more than all
+    the writes. Tens of thousands of leads change in seconds.
     """
     actor = actor or Actor.system()
     now = timezone.now()
-    moved = [
-        lead.pk for lead in Lead.objects.select_for_update().filter(stage=from_stage).only("id")
-    ]
-    Lead.objects.filter(pk__in=moved).update(
-        stage=to_stage,
-        pipeline_id=to_stage.pipeline_id,
-        updated_at=now,
-        last_activity_at=now,
-    )
-    change = {"from": _ref(from_stage), "to": _ref(to_stage)}
+    changed = [lead.pk for lead in leads.select_for_update(of=("self",)).only("id")]
+    Lead.objects.filter(pk__in=changed).update(**values, updated_at=now, last_activity_at=now)
+    type, data = activity
     activities = Activity.objects.bulk_create(
         Activity(
-            organization_id=from_stage.organization_id,
+            organization_id=organization_id,
             lead_id=lead_id,
-            type=Activity.Type.STAGE_CHANGED,
+            type=type,
             actor_type=actor.type,
             actor_id=actor.id,
-            data=change,
+            data=data,
             created_at=now,
         )
-        for lead_id in moved
+        for lead_id in changed
     )
 
     events = []
-    # Serialized many at a time: a serializer built per lead would cost more than all
-    # the writes.
-    for start in range(0, len(moved), MOVE_CHUNK):
-        leads = Lead.objects.filter(pk__in=moved[start : start + MOVE_CHUNK])
-        for data in LeadSerializer(leads.select_related("stage"), many=True).data:
-            events += [("lead.updated", data), ("lead.stage_changed", data)]
-    events += [
-        ("activity.created", data) for data in ActivitySerializer(activities, many=True).data
-    ]
-    events_emit_many(organization_id=from_stage.organization_id, events=events)
-    return len(moved)
+    for start in range(0, len(changed), BULK_CHUNK):
+        chunk = Lead.objects.filter(pk__in=changed[start : start + BULK_CHUNK])
+        for lead_data in LeadSerializer(chunk.select_related("stage"), many=True).data:
+            events.append(("lead.updated", lead_data))
+            if stage_changed:
+                events.append(("lead.stage_changed", lead_data))
+    events += [("activity.created", a) for a in ActivitySerializer(activities, many=True).data]
+    events_emit_many(organization_id=organization_id, events=events)
+    return len(changed)
 
 
 # Checking the values of a lead

@@ -13,7 +13,7 @@ from apollo.secrets import digest
 from apollo.tenancy import org_scope, privileged
 from orgs import tasks
 from orgs.models import Invitation, Membership, Organization, Role, User
-from orgs.signals import organization_created
+from orgs.signals import membership_removed, organization_created
 
 
 def organization_create(*, owner: User, name: str, currency: str = "USD") -> Organization:
@@ -87,6 +87,12 @@ def membership_remove(*, actor: Membership, target: Membership) -> None:
         raise _last_owner()
 
     target.delete()
+    membership_removed.send(
+        sender=Membership,
+        organization_id=target.organization_id,
+        user_id=target.user_id,
+        actor_id=actor.user_id,
+    )
 
 
 def _new_token() -> str:

@@ -1024,3 +1024,22 @@ def test_the_fast_lead_answer_matches_the_serializer_fields(org, owner):
             assert serializer.to_representation(candidate) == serializer.fields_representation(
                 candidate
             )
+
+
+def test_a_member_who_leaves_the_org_owns_none_of_its_leads_any_more(
+    client_for, org, admin, member
+):
+    owned = [make_lead(org, owner_id=member.id, email=f"l{n}@example.com") for n in range(2)]
+    other = make_lead(org, owner_id=admin.id, email="kept@example.com")
+
+    response = client_for(admin).delete(f"/v1/members/{member.id}")
+
+    assert response.status_code == 204
+    assert [reload(lead).owner_id for lead in [*owned, other]] == [None, None, admin.id]
+    assignment = [a for a in timeline(owned[0]) if a.type == "assignment_changed"][-1]
+    assert (assignment.actor_type, assignment.actor_id) == ("user", admin.id)
+    assert assignment.data == {"from": str(member.id), "to": None}
+    updated = [e.data["id"] for e in events(org, "lead.updated")]
+    assert sorted(updated) == sorted(str(lead.id) for lead in owned)
+    listed = client_for(admin).get("/v1/leads", {"owner_id": str(admin.id)})
+    assert [item["id"] for item in listed.json()["items"]] == [str(other.id)]
