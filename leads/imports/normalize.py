@@ -9,6 +9,7 @@ creates or updates a lead.
 
 import decimal
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-from leads.imports.mapping import Plan
+from leads.imports.mapping import CUSTOM_PREFIX, Plan
 from leads.imports.reading import Record
 from leads.services import (
     ACTIVITY_TEXT_LIMIT,
@@ -85,7 +86,8 @@ class Normalizer:
         if record.values is None:
             return None, Issue(ERROR, record.row, "", "row_malformed", record.problem)
         raw, draft = record.values, Draft(record.row, {}, plan=plan)
-        error = self._contact_name(draft, raw, plan) or self._email(draft, raw, plan)
+        raw, error = self._readable(draft, raw, plan)
+        error = error or self._contact_name(draft, raw, plan) or self._email(draft, raw, plan)
         if error is not None:
             return None, error
 
@@ -96,6 +98,28 @@ class Normalizer:
         self._value(draft, raw, plan)
         self._custom_fields(draft, raw, plan)
         return draft, None
+
+    def _readable(self, draft: Draft, raw: dict, plan: Plan) -> tuple[dict, Issue | None]:
+        """The row without the values no field can hold (a JSON line's objects, booleans,
+        lists outside tags and custom fields), each left out with a warning; an error
+        when the name or the email is one of them. A CSV row, all text, passes as it is."""
+        custom = ((CUSTOM_PREFIX + key, column) for key, column in plan.custom.items())
+        mapped = [*plan.fields.items(), *custom]
+        unreadable = [
+            (name, column)
+            for name, column in mapped
+            if _unreadable(raw.get(column), lists=name == "tags" or name.startswith(CUSTOM_PREFIX))
+        ]
+        for name, column in unreadable:
+            value = json.dumps(raw[column], ensure_ascii=False)
+            if name in ("contact_name", *NAME_PARTS, "email"):
+                message = f"A {_json_kind(raw[column])} cannot be the lead's {name}."
+                return raw, Issue(ERROR, draft.row, column, "value_invalid", message, _cut(value))
+            message = f"A {_json_kind(raw[column])} is not a value of this field; left out."
+            self._warn(draft, column, "value_invalid", message, value)
+        if unreadable:
+            raw = {k: v for k, v in raw.items() if k not in {c for _, c in unreadable}}
+        return raw, None
 
     def _contact_name(self, draft: Draft, raw: dict, plan: Plan) -> Issue | None:
         column = plan.fields.get("contact_name")
@@ -219,6 +243,24 @@ class Normalizer:
 
     def _warn(self, draft: Draft, column: str, code: str, message: str, value: str) -> None:
         draft.warnings.append(Issue(WARNING, draft.row, column, code, message, _cut(value)))
+
+
+def _unreadable(value, *, lists: bool) -> bool:
+    """Whether a raw value is none of text, a number, nothing or (``lists``) a list of
+    text and numbers."""
+    if value is None or isinstance(value, str):
+        return False
+    if isinstance(value, bool | dict):
+        return True
+    if isinstance(value, list):
+        return not lists or any(_unreadable(item, lists=False) for item in value)
+    return not isinstance(value, int | float)
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "JSON object" if isinstance(value, dict) else "list"
 
 
 def _cut(value: str) -> str:

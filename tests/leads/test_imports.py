@@ -297,6 +297,38 @@ def test_it_reports_a_broken_json_line_and_imports_the_others(run_import, org):
     assert issues_of(job) == [("error", 2, "", "row_malformed")]
 
 
+def test_it_takes_no_json_object_boolean_or_stray_list_for_text(run_import, org):
+    data = [
+        {"Name": {"first": "Ada"}, "Email": "ada@example.com"},
+        {"Name": "Bob", "Email": ["bob@example.com"]},
+        {"Name": "Cy", "Email": "cy@example.com", "Company": True, "Tags": ["vip", 7]},
+        {"Name": "Di", "Email": "di@example.com", "Tags": [{"x": 1}], "Phone": 4155550123},
+    ]
+
+    job = run_import(jsonl_bytes(data), name="leads.jsonl")
+
+    assert (job.created, job.failed) == (2, 2)
+    assert issues_of(job) == [
+        ("error", 1, "Name", "value_invalid"),
+        ("error", 2, "Email", "value_invalid"),
+        ("warning", 3, "Company", "value_invalid"),
+        ("warning", 4, "Tags", "value_invalid"),
+    ]
+    with org_scope(org.id):
+        first, *_, last = LeadImportIssue.objects.filter(job=job).order_by("row")
+    assert (first.message, first.value) == (
+        "A JSON object cannot be the lead's contact_name.",
+        '{"first": "Ada"}',
+    )
+    assert (last.message, last.value) == (
+        "A list is not a value of this field; left out.",
+        '[{"x": 1}]',
+    )
+    cy, di = lead_by_email(org, "cy@example.com"), lead_by_email(org, "di@example.com")
+    assert (cy.company_name, cy.tags) == ("", ["vip", "7"])
+    assert (di.tags, di.phone) == ([], "+14155550123")
+
+
 def test_it_leaves_out_a_phone_it_cannot_read_and_keeps_the_raw_value(
     run_import, client_for, org, member
 ):
