@@ -85,6 +85,23 @@ class ApolloFilterSet(django_filters.FilterSet):
         )
 
 
+UNKNOWN_MESSAGE = "This endpoint has no such query parameter."
+# An empty value or a second one would otherwise be read as no filter, or as the last.
+BLANK_MESSAGE = "Give a value, or leave the parameter out."
+REPEATED_MESSAGE = "Give this parameter once."
+
+
+def _detail(field: str, code: str, message: str) -> dict:
+    return {"field": field, "code": code, "message": message}
+
+
+def _repeatable(filterset_class, name: str) -> bool:
+    """Whether a filter takes several values (``tag=a&tag=b``)."""
+    filter_ = filterset_class.base_filters.get(name) if filterset_class else None
+    widget = getattr(getattr(filter_, "field_class", None), "widget", None)
+    return isinstance(widget, type) and issubclass(widget, forms.MultipleHiddenInput)
+
+
 def _details(errors) -> list[dict]:
     return [
         {
@@ -117,15 +134,14 @@ class StrictFilterBackend(DjangoFilterBackend):
             known |= set(filterset_class.base_filters)
         if getattr(view, "ordering_fields", None):
             known.add("order_by")
-        unknown = sorted(set(request.query_params) - known)
-        if unknown:
-            raise ValidationFailed(
-                details=[
-                    {
-                        "field": name,
-                        "code": "unknown_parameter",
-                        "message": "This endpoint has no such query parameter.",
-                    }
-                    for name in unknown
-                ]
-            )
+        details = []
+        for name in sorted(request.query_params):
+            values = request.query_params.getlist(name)
+            if name not in known:
+                details.append(_detail(name, "unknown_parameter", UNKNOWN_MESSAGE))
+            elif "" in values:
+                details.append(_detail(name, "blank", BLANK_MESSAGE))
+            elif len(values) > 1 and not _repeatable(filterset_class, name):
+                details.append(_detail(name, "repeated", REPEATED_MESSAGE))
+        if details:
+            raise ValidationFailed(details=details)

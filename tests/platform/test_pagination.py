@@ -176,6 +176,31 @@ def test_it_refuses_an_unknown_query_parameter(client_for, owner):
     ]
 
 
+BLANK = ("blank", "Give a value, or leave the parameter out.")
+REPEATED = ("repeated", "Give this parameter once.")
+
+
+@pytest.mark.parametrize(
+    ("url", "field", "problem"),
+    [
+        ("/v1/members?limit=", "limit", BLANK),
+        ("/v1/members?limit=1&limit=2", "limit", REPEATED),
+        ("/v1/events?type=lead.created&type=", "type", BLANK),
+        ("/v1/events?type=lead.created&type=lead.updated", "type", REPEATED),
+    ],
+)
+def test_it_refuses_an_empty_or_repeated_parameter_rather_than_guess(
+    client_for, owner, url, field, problem
+):
+    response = client_for(owner).get(url)
+
+    assert response.status_code == 400
+    code, message = problem
+    assert response.json()["error"]["details"] == [
+        {"field": field, "code": code, "message": message}
+    ]
+
+
 def test_a_filterset_is_skipped_only_when_it_would_change_nothing():
     assert LeadFilterSet.filters_nothing({"limit": "50", "cursor": "abc"})
     assert not LeadFilterSet.filters_nothing({"limit": "50", "tag": "vip"})
