@@ -59,25 +59,31 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=int(value)) if value.isdigit() else queryset.none()
 
 
-class OrganizationIdFilter(admin.SimpleListFilter):
-    """One organization's requests, picked by its name; the URL carries its id."""
+class IdFilter(admin.SimpleListFilter):
+    """Rows whose ``field`` holds the id the URL carries; a malformed id matches none."""
+
+    field: str
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            return queryset.filter(**{self.field: uuid.UUID(self.value())})
+        except ValueError:
+            return queryset.none()
+
+
+class OrganizationIdFilter(IdFilter):
+    """One organization's rows, picked by its name; the URL carries its id."""
 
     title = "organization"
-    parameter_name = "organization_id"
+    parameter_name = field = "organization_id"
 
     def lookups(self, request, model_admin):
         return [
             (str(pk), name)
             for pk, name in Organization.objects.order_by("name").values_list("id", "name")
         ]
-
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        try:
-            return queryset.filter(organization_id=uuid.UUID(self.value()))
-        except ValueError:
-            return queryset.none()
 
 
 @admin.register(RequestLog)

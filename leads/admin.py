@@ -12,14 +12,14 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apollo.admin import OrganizationIdFilter, ReadOnlyAdmin
+from apollo.admin import IdFilter, OrganizationIdFilter, ReadOnlyAdmin
 from leads import services
 from leads.models import Activity, Lead, LeadField, LeadImport, LeadImportIssue
 from orgs.models import User
 from pipelines.models import Pipeline, Stage
 
 
-class OrgChoiceFilter(admin.SimpleListFilter):
+class OrgChoiceFilter(IdFilter):
     """Choices from the org the organization filter selected; any id typed in the URL works."""
 
     field: str
@@ -36,14 +36,6 @@ class OrgChoiceFilter(admin.SimpleListFilter):
 
     def org_choices(self, org_id) -> list[tuple[str, str]]:
         raise NotImplementedError
-
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        try:
-            return queryset.filter(**{self.field: uuid.UUID(self.value())})
-        except ValueError:
-            return queryset.none()
 
 
 class PipelineFilter(OrgChoiceFilter):
@@ -203,22 +195,15 @@ class LeadImportAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}?job={}">the rows of this import</a>', url, job.pk)
 
 
-class ImportJobFilter(admin.SimpleListFilter):
+class ImportJobFilter(IdFilter):
     """One job's issues; reached from the job's page, whose link carries its id."""
 
     title = "import"
     parameter_name = "job"
+    field = "job_id"
 
     def lookups(self, request, model_admin):
         return []
-
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        try:
-            return queryset.filter(job_id=uuid.UUID(self.value()))
-        except ValueError:
-            return queryset.none()
 
     def has_output(self):
         # Shown only while it filters: there is no list of every job to pick from.
