@@ -9,6 +9,7 @@ invitation or webhook secret, a password in a URL) wherever it appears in the li
 tracebacks included. Code should still never log them; this catches the slip.
 """
 
+import contextlib
 import contextvars
 import logging
 import re
@@ -35,11 +36,45 @@ SECRET_VALUE = re.compile(
 
 
 class RequestContextFilter(logging.Filter):
+    """Copies the ids of the request (or task) onto the record, unless it names its own
+    (the request log's line, written after the inner middleware let go of them)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        record.org_id = org_id_var.get()
-        record.user_id = user_id_var.get()
+        record.request_id = getattr(record, "request_id", None) or request_id_var.get()
+        record.org_id = getattr(record, "org_id", None) or org_id_var.get()
+        record.user_id = getattr(record, "user_id", None) or user_id_var.get()
         return True
+
+
+@contextlib.contextmanager
+def log_context(*, org_id):
+    """Lines written in the block carry ``org_id``: for a task's lines outside its
+    org scope (claiming a job, ending it)."""
+    token = org_id_var.set(str(org_id))
+    try:
+        yield
+    finally:
+        org_id_var.reset(token)
+
+
+def logging_config(level: str, loggers: dict | None = None) -> dict:
+    """The ``dictConfig`` of every process: JSON lines on stderr (Django's LOGGING, and
+    gunicorn's through ``apollo.gunicorn_conf``)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "apollo.logging.RequestContextFilter"}},
+        "formatters": {"json": {"()": "apollo.logging.JsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["context"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": loggers or {},
+    }
 
 
 class JsonFormatter(_BaseJsonFormatter):

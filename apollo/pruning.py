@@ -40,6 +40,9 @@ class PruneCommand(BaseCommand):
     model = None
     time_field = "created_at"
     noun = "rows"
+    # How the cutoff reads after the noun: "from before" a creation time, or "that
+    # expired before" an expiry time.
+    cutoff_phrase = "from before"
     privileged_reason: str | None = None
     retention_setting: str | None = None
 
@@ -64,7 +67,7 @@ class PruneCommand(BaseCommand):
         with self._scope():
             total = self._expired(cutoff).count()
         if dry_run:
-            self.stdout.write(f"Would delete {total} {self.noun} from before {when}.")
+            self.stdout.write(f"Would delete {total} {self.noun} {self.cutoff_phrase} {when}.")
             return
 
         deleted = 0
@@ -76,7 +79,7 @@ class PruneCommand(BaseCommand):
             "rows_pruned",
             extra={"table": self.model._meta.db_table, "deleted": deleted, "cutoff": when},
         )
-        self.stdout.write(f"Deleted {deleted} {self.noun} from before {when}.")
+        self.stdout.write(f"Deleted {deleted} {self.noun} {self.cutoff_phrase} {when}.")
 
     def _expired(self, cutoff):
         return self.model.objects.filter(**{f"{self.time_field}__lt": cutoff})

@@ -56,7 +56,7 @@ class RateLimited(ApiError):
     def __init__(self, budget: Budget):
         super().__init__(
             f"Too many {budget.operation_class} requests for this organization; "
-            f"retry in {budget.reset_seconds} seconds.",
+            f"retry in {budget.reset_seconds} second{'' if budget.reset_seconds == 1 else 's'}.",
             headers={"Retry-After": str(budget.reset_seconds), **budget.headers()},
         )
 

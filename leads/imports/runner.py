@@ -28,6 +28,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apollo.logging import log_context
 from apollo.tenancy import org_scope, privileged
 from leads.imports import config
 from leads.imports.context import ImportContext, ImportSetupError
@@ -70,6 +71,11 @@ def lead_import_run(job_id, *, batch_size: int | None = None, progress=None) -> 
         )
     if organization_id is None:
         return Outcome.GONE
+    with log_context(org_id=organization_id):
+        return _claim_and_run(job_id, organization_id, batch_size, progress)
+
+
+def _claim_and_run(job_id, organization_id, batch_size, progress) -> Outcome:
     with org_scope(organization_id):
         job, outcome = _claim(job_id)
     if job is None:

@@ -141,7 +141,7 @@ def test_the_sweep_deletes_expired_keys_of_every_org_and_keeps_live_ones(
 
     with privileged("test"):
         assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["live"]
-    assert out.getvalue().startswith("Deleted 2 idempotency keys from before ")
+    assert out.getvalue().startswith("Deleted 2 idempotency keys that expired before ")
 
 
 def test_it_ignores_the_key_on_reads(client_for, owner):

@@ -7,8 +7,11 @@ import logging
 import pytest
 
 from apollo.logging import JsonFormatter, RequestContextFilter
+from apollo.tenancy import org_scope
+from leads.imports import lead_import_create, lead_import_run
 from orgs.api.views import MemberViewSet
 from tests.conftest import PASSWORD
+from tests.leads.import_files import csv_bytes, rows, uploaded
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +35,47 @@ def log_lines():
     loggers[0].removeHandler(handler)
     for logger, level in zip(loggers, previous_levels, strict=True):
         logger.setLevel(level)
+
+
+def test_it_writes_one_line_per_request_with_its_ids_and_outcome(client_for, admin, org, log_lines):
+    response = client_for(admin).get("/v1/members")
+
+    [line] = [line for line in log_lines() if line["message"] == "request_finished"]
+    assert line == {
+        "time": line["time"],
+        "level": "INFO",
+        "name": "apollo.request",
+        "message": "request_finished",
+        "request_id": response["X-Request-Id"],
+        "org_id": str(org.id),
+        "user_id": str(admin.id),
+        "method": "GET",
+        "path": "/v1/members",
+        "status": 200,
+        "error_code": "",
+        "duration_ms": line["duration_ms"],
+    }
+
+
+def test_an_import_jobs_lines_carry_its_org_from_claim_to_end(
+    org, member, log_lines, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    with org_scope(org.id):
+        job = lead_import_create(
+            organization=org,
+            user=member,
+            upload=uploaded(csv_bytes(rows(1))),
+            options={},
+        )
+
+    lead_import_run(job.pk)
+
+    lines = [line for line in log_lines() if line["message"].startswith("lead_import_")]
+    assert [(line["message"], line["org_id"]) for line in lines] == [
+        ("lead_import_started", str(org.id)),
+        ("lead_import_ended", str(org.id)),
+    ]
 
 
 def test_it_stamps_a_line_of_an_org_request_with_its_ids(

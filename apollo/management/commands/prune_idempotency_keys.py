@@ -9,6 +9,7 @@ class Command(PruneCommand):
     model = IdempotencyRecord
     time_field = "expires_at"
     noun = "idempotency keys"
+    cutoff_phrase = "that expired before"
     privileged_reason = "the idempotency key sweep deletes expired keys of every org"
 
     def cutoff(self, options):

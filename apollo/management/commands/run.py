@@ -67,8 +67,8 @@ class Command(BaseCommand):
             f"{host}:{port}",
             "--workers",
             str(workers),
-            "--access-logfile",
-            "-",
+            "--config",
+            "python:apollo.gunicorn_conf",
         ]
         worker = [
             sys.executable,
