@@ -238,8 +238,9 @@ def stages_hold(pipeline_id, stage_ids=None) -> set:
     if stage_ids is not None:
         sql += " AND id = ANY(%s)"
         params.append(list(stage_ids))
+    pipeline_lock = f"SELECT 1 FROM {pipelines} WHERE id = %s FOR SHARE"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {pipelines} WHERE id = %s FOR SHARE", [pipeline_id])  # noqa: S608
+        cursor.execute(pipeline_lock, [pipeline_id])
         cursor.execute(sql + " ORDER BY id FOR SHARE", params)
         return {row[0] for row in cursor.fetchall()}
 
