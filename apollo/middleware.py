@@ -162,8 +162,8 @@ class RequestLogMiddleware:
         logger.info(
             "request_finished",
             extra={
-                "org_id": str(row["organization_id"] or "") or None,
-                "user_id": str(row["user_id"] or "") or None,
+                "org_id": _str(row["organization_id"]),
+                "user_id": _str(row["user_id"]),
                 **{name: row[name] for name in LOGGED_FIELDS},
             },
         )
@@ -171,6 +171,10 @@ class RequestLogMiddleware:
 
 # The request's line in the log: enough to follow it; the row holds the rest.
 LOGGED_FIELDS = ("method", "path", "status", "error_code", "duration_ms")
+
+
+def _str(value) -> str | None:
+    return str(value) if value is not None else None
 
 
 def _text(value: str, limit: int) -> str:

@@ -20,7 +20,7 @@ import uuid
 
 from django.db import connection, transaction
 
-from apollo.logging import org_id_var, user_id_var
+from apollo.logging import log_context, org_id_var, user_id_var
 
 logger = logging.getLogger("apollo.tenancy")
 
@@ -66,14 +66,10 @@ def clear_request_scope() -> None:
 def org_scope(org_id):
     """Run a block as one org: for Celery tasks, commands and services."""
     # On an exception the block's savepoint rolls back, and the setting with it.
-    token = org_id_var.set(str(org_id))
-    try:
-        with transaction.atomic():
-            previous = _set(ORG_SETTING, str(org_id))
-            yield
-            _set(ORG_SETTING, previous)
-    finally:
-        org_id_var.reset(token)
+    with log_context(org_id=org_id), transaction.atomic():
+        previous = _set(ORG_SETTING, str(org_id))
+        yield
+        _set(ORG_SETTING, previous)
 
 
 @contextlib.contextmanager

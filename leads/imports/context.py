@@ -126,8 +126,9 @@ class ImportContext:
         Won"), else one created first when the job says so."""
         key = name_key(name)
         stage = self.stages.get(key)
-        if stage is None and fold(name) in CLOSED_STAGE_NAMES:
-            stage = self.first_stage_of_kind.get(CLOSED_STAGE_NAMES[fold(name)])
+        closing_kind = CLOSED_STAGE_NAMES.get(fold(name)) if stage is None else None
+        if closing_kind is not None:
+            stage = self.first_stage_of_kind.get(closing_kind)
         if stage is not None or not self.create_missing_stages or len(name) > MAX_STAGE_NAME:
             return stage
         try:
