@@ -2,6 +2,7 @@ import uuid
 
 import django_filters
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Q, TextField, Value
 from django.db.models.functions import Lower
 from drf_spectacular.utils import extend_schema_field
@@ -32,10 +33,8 @@ class TagsField(forms.Field):
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value):
-        if any("\x00" in tag for tag in value or []):
-            raise forms.ValidationError(
-                "Null characters are not allowed.", code="null_characters_not_allowed"
-            )
+        for tag in value or []:
+            ProhibitNullCharactersValidator()(tag)
         tags = list(dict.fromkeys(t for t in map(tag_normalize, value or []) if t))
         if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
             raise forms.ValidationError(
